@@ -1,0 +1,133 @@
+//! Opening connections: resolve, try each address in turn, `on_prepare`, or the caller's connector.
+
+use crate::error::{Error, ErrorKind};
+use crate::io::{with_timeout, Transport};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpSocket;
+
+/// Where a connection should go: handed to a custom [`Connector`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// A host name, or an IP literal without brackets (`::1`, `127.0.0.1`).
+    pub host: String,
+    /// The port, with the scheme's default filled in.
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The future a [`Connector`] returns.
+pub type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Box<dyn Transport>>> + Send>>;
+
+/// Full control over connection setup: the seed's `tcp_connect` hook.
+///
+/// The stream it returns is treated exactly like one courier opened itself. Any
+/// `Fn(Target) -> impl Future<Output = io::Result<S>>` closure is a connector:
+///
+/// ```no_run
+/// # async fn demo() {
+/// use courier::Target;
+/// let response = courier::get("http://example.test/")
+///     .connector(|target: Target| async move {
+///         // e.g. trace, pin an address, or speak a proxy protocol first
+///         tokio::net::TcpStream::connect(("127.0.0.1", target.port)).await
+///     })
+///     .send()
+///     .await;
+/// # }
+/// ```
+pub trait Connector: Send + Sync + 'static {
+    /// Opens a byte stream to `target`; an error becomes a 595 response.
+    fn connect(&self, target: Target) -> ConnectFuture;
+}
+
+impl<F, Fut, S> Connector for F
+where
+    F: Fn(Target) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<S>> + Send + 'static,
+    S: Transport,
+{
+    fn connect(&self, target: Target) -> ConnectFuture {
+        let connecting = self(target);
+        Box::pin(async move { connecting.await.map(|stream| Box::new(stream) as Box<dyn Transport>) })
+    }
+}
+
+/// Tunes a socket before it connects (the seed's `on_prepare`), e.g. binds a local address.
+pub(crate) type OnPrepare = Arc<dyn Fn(&TcpSocket) -> io::Result<()> + Send + Sync>;
+
+/// How to open one connection; borrowed from the request's options.
+pub(crate) struct ConnectPlan<'a> {
+    pub(crate) timeout: Duration,
+    pub(crate) on_prepare: Option<&'a OnPrepare>,
+    pub(crate) connector: Option<&'a Arc<dyn Connector>>,
+}
+
+/// Opens a connection to `target`: the caller's connector if set, else TCP to each
+/// resolved address in turn, the activity timeout applying to each attempt.
+pub(crate) async fn connect(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
+    let failed =
+        |context: String, cause: io::Error| Error::new(ErrorKind::Connect, context).with_source(cause);
+    if let Some(connector) = plan.connector {
+        return with_timeout(plan.timeout, connector.connect(target.clone()))
+            .await
+            .map_err(|cause| failed(format!("connector for {target}"), cause));
+    }
+    let addresses: Vec<SocketAddr> =
+        with_timeout(plan.timeout, tokio::net::lookup_host((target.host.as_str(), target.port)))
+            .await
+            .map_err(|cause| failed(format!("resolve {}", target.host), cause))?
+            .collect();
+    let mut last_failure = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+    for address in &addresses {
+        match connect_one(*address, plan).await {
+            Ok(stream) => return Ok(stream),
+            Err(ConnectFailure::Prepare(cause)) => return Err(failed("on_prepare".into(), cause)),
+            Err(ConnectFailure::Connect(cause)) => last_failure = cause,
+        }
+    }
+    let context = match addresses.len() {
+        0 | 1 => format!("connect to {target}"),
+        n => format!("connect to {target} ({n} addresses tried)"),
+    };
+    Err(failed(context, last_failure))
+}
+
+enum ConnectFailure {
+    /// The caller's `on_prepare` refused: no point trying other addresses.
+    Prepare(io::Error),
+    Connect(io::Error),
+}
+
+async fn connect_one(
+    address: SocketAddr,
+    plan: &ConnectPlan<'_>,
+) -> Result<Box<dyn Transport>, ConnectFailure> {
+    let socket = if address.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+        .map_err(ConnectFailure::Connect)?;
+    if let Some(prepare) = plan.on_prepare {
+        prepare(&socket).map_err(ConnectFailure::Prepare)?;
+    }
+    let stream =
+        with_timeout(plan.timeout, socket.connect(address)).await.map_err(ConnectFailure::Connect)?;
+    // Requests go out in one write, so Nagle only adds latency (and 40 ms stalls when a
+    // large body follows the head in a second write).
+    stream.set_nodelay(true).map_err(ConnectFailure::Connect)?;
+    Ok(Box::new(stream))
+}

@@ -1,0 +1,158 @@
+//! The HTTP client: `Client`, its builder and defaults, and the request path behind it.
+
+mod connect;
+mod redirect;
+mod request;
+mod request_head;
+mod response;
+mod run;
+
+pub use connect::{ConnectFuture, Connector, Target};
+pub use request::{RequestBuilder, RequestGuard};
+pub use response::{BodyHandle, Response};
+
+use crate::error::{Error, ErrorKind};
+use bytes::Bytes;
+use http::HeaderValue;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The seed's `$MAX_RECURSE`: redirects followed by default.
+pub const DEFAULT_MAX_RECURSE: u32 = 10;
+/// The seed's `$TIMEOUT`: the default activity timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default User-Agent header value.
+pub const DEFAULT_USER_AGENT: &str = concat!("courier/", env!("CARGO_PKG_VERSION"));
+/// Bytes asked of the socket per read unless a request says otherwise.
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
+
+/// An HTTP client: defaults shared by the requests made through it. Cheap to clone.
+///
+/// The free functions [`get`](crate::get), [`post`](crate::post), … use a process-wide
+/// default client; make your own to change the defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = courier::Client::builder()
+///     .timeout(Duration::from_secs(30))
+///     .user_agent("my-app/1.0")
+///     .build()
+///     .expect("a valid user agent");
+/// let request = client.get("http://127.0.0.1:8080/");
+/// # drop(request);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    config: Arc<Config>,
+}
+
+/// Client-wide defaults; each request copies what it may override.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) timeout: Duration,
+    pub(crate) max_recurse: u32,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) read_buffer_size: usize,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Client {
+    /// A client with the seed's defaults (10 redirects, 300 s activity timeout).
+    pub fn new() -> Self {
+        Self::builder().build().unwrap_or_else(|_| unreachable!("the default user agent is valid"))
+    }
+
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            timeout: DEFAULT_TIMEOUT,
+            max_recurse: DEFAULT_MAX_RECURSE,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A request with any method (`Method::PATCH` or `"PATCH"`).
+    pub fn request(&self, method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method.as_ref(), url.as_ref())
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request("GET", url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request("HEAD", url)
+    }
+
+    /// A POST request with `body`.
+    pub fn post(&self, url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder {
+        self.request("POST", url).body(body)
+    }
+}
+
+/// Configures a [`Client`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    timeout: Duration,
+    max_recurse: u32,
+    user_agent: String,
+    read_buffer_size: usize,
+}
+
+impl ClientBuilder {
+    /// The default activity timeout (seed: `$TIMEOUT`, 300 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The default number of redirects to follow (seed: `$MAX_RECURSE`, 10).
+    pub fn max_recurse(mut self, redirects: u32) -> Self {
+        self.max_recurse = redirects;
+        self
+    }
+
+    /// The default User-Agent (seed: `$USERAGENT`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Bytes asked of the socket per read (seed: `handle_params` `max_read_size`).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// Builds the client; fails only for a User-Agent with control characters.
+    pub fn build(self) -> Result<Client, Error> {
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::new(ErrorKind::InvalidRequest, "invalid user agent (control characters)"))?;
+        let config = Config {
+            timeout: self.timeout,
+            max_recurse: self.max_recurse,
+            user_agent,
+            read_buffer_size: self.read_buffer_size,
+        };
+        Ok(Client { config: Arc::new(config) })
+    }
+}
+
+/// The process-wide client behind [`get`](crate::get), [`post`](crate::post), ….
+pub fn default_client() -> &'static Client {
+    static DEFAULT: OnceLock<Client> = OnceLock::new();
+    DEFAULT.get_or_init(Client::new)
+}

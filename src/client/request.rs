@@ -1,0 +1,325 @@
+//! The request builder (the seed's `http_request` options), validation, and the spawn guard.
+
+use super::connect::{Connector, OnPrepare, Target};
+use super::{run, Client, Response};
+use crate::error::{Error, ErrorKind};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::Method;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpSocket;
+use url::Url;
+
+pub(crate) type OnHeader = Box<dyn FnMut(&Response) -> bool + Send>;
+pub(crate) type OnBody = Box<dyn FnMut(&Bytes, &Response) -> bool + Send>;
+
+/// A request being configured; finish with [`send`](Self::send) or [`spawn`](Self::spawn).
+///
+/// Nothing is checked until then: a bad URL, method or header becomes a 599 response.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use std::time::Duration;
+/// let res = courier::post("http://127.0.0.1:8080/api", r#"{"a":1}"#)
+///     .header("content-type", "application/json")
+///     .remove_header("te")
+///     .timeout(Duration::from_secs(30))
+///     .recurse(3)
+///     .send()
+///     .await;
+/// println!("{} {}", res.status(), res.text());
+/// # }
+/// ```
+#[must_use = "a request does nothing until `.send().await` or `.spawn(..)`"]
+pub struct RequestBuilder {
+    client: Client,
+    method: String,
+    url: String,
+    /// Caller headers in order; `None` suppresses a default header of that name.
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    body: Bytes,
+    options: Options,
+}
+
+/// Per-request settings that are not part of the message itself.
+pub(crate) struct Options {
+    pub(crate) timeout: Duration,
+    pub(crate) recurse: u32,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) on_header: Option<OnHeader>,
+    pub(crate) on_body: Option<OnBody>,
+    pub(crate) want_body_handle: bool,
+    pub(crate) on_prepare: Option<OnPrepare>,
+    pub(crate) connector: Option<Arc<dyn Connector>>,
+}
+
+/// A request whose URL, method and headers have been checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// Caller headers in order; `None` suppresses a default header of that name.
+    pub(crate) headers: Vec<(HeaderName, Option<HeaderValue>)>,
+    pub(crate) body: Bytes,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: Client, method: &str, url: &str) -> Self {
+        let config = client.config();
+        let options = Options {
+            timeout: config.timeout,
+            recurse: config.max_recurse,
+            read_buffer_size: config.read_buffer_size,
+            on_header: None,
+            on_body: None,
+            want_body_handle: false,
+            on_prepare: None,
+            connector: None,
+        };
+        Self {
+            client,
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            options,
+        }
+    }
+
+    /// Adds a header field (repeatable). Replaces courier's default of the same name
+    /// (User-Agent, TE, Referer, Connection, Host).
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) -> Self {
+        let name = name.as_ref();
+        self.headers.retain(|(existing, value)| value.is_some() || !existing.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), Some(value.as_ref().to_vec())));
+        self
+    }
+
+    /// Suppresses a header: courier's default of that name is not sent, and any value set
+    /// earlier with [`header`](Self::header) is dropped (the seed's `undef` header value).
+    pub fn remove_header(mut self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), None));
+        self
+    }
+
+    /// The request body, sent with a Content-Length.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The activity timeout: connect, and every read and write, must make progress within
+    /// it (not an overall deadline). Default: the client's, 300 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// How many redirects to follow; 0 returns the first 3xx as the response. Default 10.
+    pub fn recurse(mut self, redirects: u32) -> Self {
+        self.options.recurse = redirects;
+        self
+    }
+
+    /// How many bytes to ask the socket for per read (the seed's `max_read_size`).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.options.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// Called with the final response's head before its body is read; `false` aborts the
+    /// request with 598. Not called for redirect hops or locally generated errors.
+    pub fn on_header(mut self, callback: impl FnMut(&Response) -> bool + Send + 'static) -> Self {
+        self.options.on_header = Some(Box::new(callback));
+        self
+    }
+
+    /// Receives the final response's body piece by piece instead of collecting it;
+    /// `false` aborts with 598. The response's `body()` is then empty.
+    pub fn on_body(mut self, callback: impl FnMut(&Bytes, &Response) -> bool + Send + 'static) -> Self {
+        self.options.on_body = Some(Box::new(callback));
+        self
+    }
+
+    /// After the head, hand over the raw connection instead of reading the body
+    /// (see [`Response::take_body_handle`]). No handle when the response has no body.
+    pub fn want_body_handle(mut self, enable: bool) -> Self {
+        self.options.want_body_handle = enable;
+        self
+    }
+
+    /// Tunes each socket before it connects, e.g. `socket.bind(local_address)`. An error
+    /// fails the request with 595.
+    pub fn on_prepare(
+        mut self,
+        prepare: impl Fn(&TcpSocket) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.options.on_prepare = Some(Arc::new(prepare));
+        self
+    }
+
+    /// Makes connections with `connector` instead of TCP (the seed's `tcp_connect`).
+    pub fn connector(mut self, connector: impl Connector) -> Self {
+        self.options.connector = Some(Arc::new(connector));
+        self
+    }
+
+    /// Sends the request and waits for the response. Never panics and never fails:
+    /// failures come back as 595..599 responses. Dropping the future cancels the request.
+    pub async fn send(self) -> Response {
+        let Self { client, method, url, headers, body, options } = self;
+        match Request::validate(&method, &url, headers, body) {
+            Ok(request) => run::run(request, options, client.config()).await,
+            Err(error) => Response::from_error(url, error),
+        }
+    }
+
+    /// Runs the request in the background and calls `callback` with the response (the
+    /// seed's callback style). Dropping the returned guard cancels the request.
+    ///
+    /// Outside a tokio runtime the callback gets a 599 response at once.
+    pub fn spawn(self, callback: impl FnOnce(Response) + Send + 'static) -> RequestGuard {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let task = runtime.spawn(async move { callback(self.send().await) });
+                RequestGuard { task: Some(task) }
+            }
+            Err(_) => {
+                let error = Error::new(ErrorKind::Other, "spawn needs a running tokio runtime");
+                callback(Response::from_error(self.url, error));
+                RequestGuard { task: None }
+            }
+        }
+    }
+}
+
+/// Keeps a [`spawn`](RequestBuilder::spawn)ed request alive; dropping it cancels the request
+/// (its callback is then never called).
+#[derive(Debug)]
+#[must_use = "dropping the guard cancels the request; call `.detach()` to let it run"]
+pub struct RequestGuard {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RequestGuard {
+    /// Lets the request run to completion without a guard.
+    pub fn detach(mut self) {
+        self.task = None;
+    }
+
+    /// True once the callback has returned (or the request was cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|task| task.is_finished())
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Request {
+    /// Checks everything the caller gave before a byte is written: all failures are 599.
+    fn validate(
+        method: &str,
+        url: &str,
+        headers: Vec<(String, Option<Vec<u8>>)>,
+        body: Bytes,
+    ) -> Result<Self, Error> {
+        let invalid = |what: String| Error::new(ErrorKind::InvalidRequest, what);
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| invalid(format!("invalid method {method:?}")))?;
+        let url = parse_url(url)?;
+        let mut checked = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("invalid header name {name:?}")))?;
+            let value = match value {
+                Some(value) => Some(HeaderValue::from_bytes(&value).map_err(|_| {
+                    invalid(format!("invalid value for header {name:?} (control characters)"))
+                })?),
+                None => None,
+            };
+            checked.push((header_name, value));
+        }
+        let request = Self { method, url, headers: checked, body };
+        request.check_framing_headers()?;
+        Ok(request)
+    }
+
+    /// Content-Length and Transfer-Encoding describe the body we send; a caller value
+    /// that disagrees with it would desynchronise the server, so it is refused.
+    fn check_framing_headers(&self) -> Result<(), Error> {
+        if self.caller_header(&TRANSFER_ENCODING).is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "transfer-encoding is set by courier, not by the caller",
+            ));
+        }
+        if let Some(Some(length)) = self.caller_header(&CONTENT_LENGTH) {
+            if length.as_bytes() != self.body.len().to_string().as_bytes() {
+                return Err(Error::new(
+                    ErrorKind::InvalidRequest,
+                    format!("content-length {length:?} does not match the {}-byte body", self.body.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller's setting for a header: `None` not mentioned, `Some(None)` suppressed,
+    /// `Some(Some(value))` set (the first value when set more than once).
+    pub(crate) fn caller_header(&self, name: &HeaderName) -> Option<Option<&HeaderValue>> {
+        self.headers.iter().find(|(existing, _)| existing == name).map(|(_, value)| value.as_ref())
+    }
+
+    /// Drops every caller header named in `names`.
+    pub(crate) fn drop_headers(&mut self, names: &[HeaderName]) {
+        self.headers.retain(|(name, value)| value.is_none() || !names.contains(name));
+    }
+
+    /// Where to connect for this request.
+    pub(crate) fn target(&self) -> Target {
+        let host = match self.url.host() {
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            Some(host) => host.to_string(),
+            None => String::new(),
+        };
+        Target {
+            scheme: self.url.scheme().to_owned(),
+            host,
+            port: self.url.port_or_known_default().unwrap_or(80),
+        }
+    }
+}
+
+/// Parses an absolute http URL; anything else is a 599 with a reason that says why.
+pub(crate) fn parse_url(text: &str) -> Result<Url, Error> {
+    let url = Url::parse(text).map_err(|cause| {
+        Error::new(ErrorKind::InvalidUrl, format!("invalid URL {text:?}")).with_source(cause)
+    })?;
+    check_scheme(&url)?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new(ErrorKind::InvalidUrl, format!("URL {text:?} has no host")));
+    }
+    Ok(url)
+}
+
+/// Only http (and, once TLS is built in, https) URLs can be fetched, also after a redirect.
+pub(crate) fn check_scheme(url: &Url) -> Result<(), Error> {
+    match url.scheme() {
+        "http" => Ok(()),
+        "https" => Err(Error::new(
+            ErrorKind::UnsupportedScheme,
+            "https URLs need TLS support, which this build lacks",
+        )),
+        other => Err(Error::new(ErrorKind::UnsupportedScheme, format!("unsupported URL scheme {other:?}"))),
+    }
+}

@@ -1,0 +1,70 @@
+//! Builds one hop's request head: the caller's headers plus the seed's defaults.
+//!
+//! Defaults (each replaced by a caller header of the same name, or suppressed with
+//! `remove_header`): Host, User-Agent, TE, Connection, Referer (on redirect hops) and
+//! Content-Length (when there is a body, or the method expects one).
+
+use super::request::Request;
+use crate::h1;
+use http::header::{self, HeaderName, HeaderValue};
+use http::Method;
+use url::{Position, Url};
+
+/// Appends the request line and header fields for `request` to `dst`.
+///
+/// `referer` is the URL of the response that redirected here, if any.
+pub(crate) fn write(request: &Request, referer: Option<&Url>, user_agent: &HeaderValue, dst: &mut Vec<u8>) {
+    let mut defaults: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(6);
+    let mut add_default = |name: HeaderName, value: Option<HeaderValue>| {
+        if let (None, Some(value)) = (request.caller_header(&name), value) {
+            defaults.push((name, value));
+        }
+    };
+    // Host goes first, as RFC 9112 §3.2 recommends.
+    add_default(header::HOST, host_value(&request.url));
+    add_default(header::USER_AGENT, Some(user_agent.clone()));
+    // We decode chunked trailers, so say so; TE is hop-by-hop and must be named in Connection.
+    add_default(header::TE, Some(HeaderValue::from_static("trailers")));
+    let sends_te = !matches!(request.caller_header(&header::TE), Some(None));
+    let connection = if sends_te { "TE, close" } else { "close" };
+    add_default(header::CONNECTION, Some(HeaderValue::from_static(connection)));
+    add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
+    add_default(header::CONTENT_LENGTH, content_length(request));
+
+    let (host, rest) =
+        defaults.split_at(usize::from(defaults.first().is_some_and(|(name, _)| name == header::HOST)));
+    let caller = request.headers.iter().filter_map(|(name, value)| value.as_ref().map(|value| (name, value)));
+    let fields = host.iter().map(|(n, v)| (n, v)).chain(caller).chain(rest.iter().map(|(n, v)| (n, v)));
+    let target = &request.url[Position::BeforePath..Position::AfterQuery];
+    h1::write_request_head(dst, &request.method, target, fields);
+}
+
+/// `host[:port]`, the port only when it is not the scheme's default.
+fn host_value(url: &Url) -> Option<HeaderValue> {
+    let host = url.host_str()?;
+    let value = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// The previous URL without credentials or fragment, and never from https to http
+/// (a secure page's address must not leak onto a plain-text connection).
+fn referer_value(from: &Url, to: &Url) -> Option<HeaderValue> {
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return None;
+    }
+    let mut clean = from.clone();
+    clean.set_fragment(None);
+    // Setting credentials can only fail for URLs without a host, which we never fetch.
+    let _ = clean.set_username("");
+    let _ = clean.set_password(None);
+    HeaderValue::from_str(clean.as_str()).ok()
+}
+
+/// Content-Length for a body, or `0` for methods whose semantics anticipate one.
+fn content_length(request: &Request) -> Option<HeaderValue> {
+    let expects_body = matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
+    (expects_body || !request.body.is_empty()).then(|| HeaderValue::from(request.body.len()))
+}

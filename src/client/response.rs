@@ -1,0 +1,256 @@
+//! The Response: status (real or 595..599), headers, body, redirect chain, and the body handle.
+
+use crate::error::Error;
+use crate::h1::ResponseHead;
+use crate::io::Transport;
+use bytes::{Buf, Bytes};
+use http::{HeaderMap, StatusCode, Version};
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The outcome of a request: a real response, or a failure reported as a 595..599 status.
+///
+/// `send()` never returns `Err`: check [`status`](Self::status) (or [`error`](Self::error)).
+///
+/// ```no_run
+/// # async fn demo() {
+/// let res = courier::get("http://127.0.0.1:8080/").send().await;
+/// if res.status().is_success() {
+///     println!("{}", res.text());
+/// } else {
+///     eprintln!("{} {}", res.status().as_u16(), res.reason());
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: String,
+    pub(crate) version: Option<Version>,
+    pub(crate) url: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) trailers: HeaderMap,
+    pub(crate) redirects: Vec<Response>,
+    pub(crate) orig: Option<(StatusCode, String)>,
+    pub(crate) error: Option<Error>,
+    pub(crate) body: Bytes,
+    pub(crate) body_handle: Option<BodyHandle>,
+}
+
+impl Response {
+    /// A response for a request that failed before any head arrived.
+    pub(crate) fn from_error(url: impl Into<String>, error: Error) -> Self {
+        Self {
+            status: pseudo_status(&error),
+            reason: error.to_string(),
+            version: None,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            trailers: HeaderMap::new(),
+            redirects: Vec::new(),
+            orig: None,
+            error: Some(error),
+            body: Bytes::new(),
+            body_handle: None,
+        }
+    }
+
+    /// A response built from a received head; the body comes later.
+    pub(crate) fn from_head(url: impl Into<String>, head: ResponseHead) -> Self {
+        Self {
+            status: head.status,
+            reason: head.reason,
+            version: Some(head.version),
+            url: url.into(),
+            headers: head.headers,
+            trailers: HeaderMap::new(),
+            redirects: Vec::new(),
+            orig: None,
+            error: None,
+            body: Bytes::new(),
+            body_handle: None,
+        }
+    }
+
+    /// Turns a response whose head was good into a failure, keeping the head's status and
+    /// reason as [`orig_status`](Self::orig_status) / [`orig_reason`](Self::orig_reason).
+    pub(crate) fn fail(mut self, error: Error) -> Self {
+        let status = std::mem::replace(&mut self.status, pseudo_status(&error));
+        let reason = std::mem::replace(&mut self.reason, error.to_string());
+        self.orig = Some((status, reason));
+        self.error = Some(error);
+        self
+    }
+
+    /// The status: the server's, or 595..599 when the request failed.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reason phrase: the server's, or what went wrong for 595..599.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The HTTP version of the status line; `None` when no head arrived.
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// The URL this response came from, after redirects (the seed's `URL` pseudo-header).
+    ///
+    /// On a failed redirect this is the target that failed, e.g. an `ftp:` URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// All header fields, names lowercased; repeated fields are kept line by line.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One header's value; a repeated header reads as its values joined with `", "`.
+    ///
+    /// Bytes that are not UTF-8 read as U+FFFD. For line-by-line access (e.g. each
+    /// `set-cookie`) use [`header_all`](Self::header_all).
+    pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self.headers.get_all(name).iter();
+        let first = String::from_utf8_lossy(values.next()?.as_bytes());
+        let mut joined: Option<String> = None;
+        for value in values {
+            let joined = joined.get_or_insert_with(|| first.to_string());
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        Some(joined.map_or(first, Cow::Owned))
+    }
+
+    /// Every value of one header, in the order received.
+    pub fn header_all(&self, name: &str) -> Vec<Cow<'_, str>> {
+        self.headers.get_all(name).iter().map(|value| String::from_utf8_lossy(value.as_bytes())).collect()
+    }
+
+    /// Trailer fields sent after a chunked body (empty otherwise).
+    pub fn trailers(&self) -> &HeaderMap {
+        &self.trailers
+    }
+
+    /// The redirect responses that led here, newest first (the seed's `Redirect` chain).
+    ///
+    /// `redirects()[0]` is the response that redirected to this one. Each hop keeps its
+    /// status, headers, URL and body.
+    pub fn redirects(&self) -> &[Response] {
+        &self.redirects
+    }
+
+    /// The server's status when the request failed after a good head (the seed's `OrigStatus`).
+    pub fn orig_status(&self) -> Option<StatusCode> {
+        self.orig.as_ref().map(|(status, _)| *status)
+    }
+
+    /// The server's reason when the request failed after a good head (the seed's `OrigReason`).
+    pub fn orig_reason(&self) -> Option<&str> {
+        self.orig.as_ref().map(|(_, reason)| reason.as_str())
+    }
+
+    /// Why the request failed, when the status is 595..599.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// True when the request failed (status 595..599).
+    pub fn is_error(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The body. Empty when `on_body` consumed it or a body handle was asked for; on a
+    /// failure, whatever arrived before it.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text (invalid UTF-8 reads as U+FFFD).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// Takes the body out.
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+
+    /// The raw connection, when `want_body_handle(true)` was asked for and a body follows.
+    pub fn take_body_handle(&mut self) -> Option<BodyHandle> {
+        self.body_handle.take()
+    }
+}
+
+fn pseudo_status(error: &Error) -> StatusCode {
+    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The connection after the response head, for protocols that take over from HTTP
+/// (the seed's `want_body_handle`).
+///
+/// Reading yields the body bytes exactly as sent (chunked framing included), starting with
+/// any that courier had already read. The connection is never reused by courier.
+pub struct BodyHandle {
+    io: Box<dyn Transport>,
+    buffered: Bytes,
+}
+
+impl BodyHandle {
+    pub(crate) fn new(io: Box<dyn Transport>, buffered: Bytes) -> Self {
+        Self { io, buffered }
+    }
+
+    /// Bytes already read from the connection that reading will return first.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buffered
+    }
+
+    /// The stream and the bytes already read from it.
+    pub fn into_parts(self) -> (Box<dyn Transport>, Bytes) {
+        (self.io, self.buffered)
+    }
+}
+
+impl fmt::Debug for BodyHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyHandle").field("buffered", &self.buffered.len()).finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for BodyHandle {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.buffered.is_empty() {
+            let take = self.buffered.len().min(buf.remaining());
+            buf.put_slice(&self.buffered[..take]);
+            self.buffered.advance(take);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for BodyHandle {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}

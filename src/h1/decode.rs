@@ -1,0 +1,457 @@
+//! Body decoding: Content-Length, chunked (with trailers) and close-delimited bodies.
+//!
+//! The decoder takes bytes from the caller's buffer and hands back body data without copying
+//! (`BytesMut::split_to`). The chunked decoder is an explicit state machine with one small
+//! function per state, so every byte the peer can send lands in exactly one match arm.
+
+use super::limits::{MAX_CHUNK_EXTENSIONS_TOTAL, MAX_CHUNK_EXTENSION_LINE, MAX_HEADERS, MAX_TRAILER_SIZE};
+use super::parse::header_map;
+use super::{BodyMode, ProtocolError};
+use bytes::{Buf, Bytes, BytesMut};
+use http::HeaderMap;
+
+/// What the decoder found in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyEvent {
+    /// The next piece of body data.
+    Data(Bytes),
+    /// The body is complete; chunked trailers, if any, are in the map.
+    End(HeaderMap),
+}
+
+/// Decodes one message body; create it from the [`BodyMode`] of the head.
+#[derive(Debug)]
+pub struct BodyDecoder {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Length {
+        remaining: u64,
+    },
+    Chunked(Chunked),
+    CloseDelimited,
+    /// The end was reported; trailers are handed out once.
+    Done(Option<HeaderMap>),
+}
+
+impl BodyDecoder {
+    /// A decoder for a body framed as `mode`.
+    pub fn new(mode: BodyMode) -> Self {
+        let kind = match mode {
+            BodyMode::Empty | BodyMode::Length(0) => Kind::Done(None),
+            BodyMode::Length(remaining) => Kind::Length { remaining },
+            BodyMode::Chunked => Kind::Chunked(Chunked::default()),
+            BodyMode::CloseDelimited => Kind::CloseDelimited,
+        };
+        Self { kind }
+    }
+
+    /// Takes what it can from `buf`: `Ok(None)` means "read more, then call again".
+    ///
+    /// Bytes after the end of the body stay in `buf` (they belong to the next message).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BodyEvent>, ProtocolError> {
+        match &mut self.kind {
+            Kind::Done(trailers) => Ok(Some(BodyEvent::End(trailers.take().unwrap_or_default()))),
+            Kind::Length { remaining } => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let take = usize::try_from(*remaining).map_or(buf.len(), |r| r.min(buf.len()));
+                *remaining -= take as u64;
+                if *remaining == 0 {
+                    self.kind = Kind::Done(None);
+                }
+                Ok(Some(BodyEvent::Data(buf.split_to(take).freeze())))
+            }
+            Kind::CloseDelimited => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(BodyEvent::Data(buf.split().freeze())))
+            }
+            Kind::Chunked(chunked) => match chunked.decode(buf)? {
+                Some(ChunkedEvent::Data(data)) => Ok(Some(BodyEvent::Data(data))),
+                Some(ChunkedEvent::End(trailers)) => {
+                    self.kind = Kind::Done(None);
+                    Ok(Some(BodyEvent::End(trailers)))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The peer closed the connection: that ends a close-delimited body and is an error for
+    /// any body whose end is still owed.
+    pub fn decode_eof(&mut self) -> Result<(), ProtocolError> {
+        match self.kind {
+            Kind::CloseDelimited => {
+                self.kind = Kind::Done(None);
+                Ok(())
+            }
+            Kind::Done(_) => Ok(()),
+            Kind::Length { .. } | Kind::Chunked(_) => Err(ProtocolError::UnexpectedEof),
+        }
+    }
+
+    /// True once the end of the body has been decoded.
+    pub fn is_done(&self) -> bool {
+        matches!(self.kind, Kind::Done(_))
+    }
+}
+
+enum ChunkedEvent {
+    Data(Bytes),
+    End(HeaderMap),
+}
+
+/// Where the chunked decoder is within `size [ext] CRLF data CRLF ... 0 CRLF trailers CRLF`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ChunkState {
+    /// Reading the hex digits of a chunk size.
+    #[default]
+    Size,
+    /// Spaces or tabs after the size digits.
+    SizeWhitespace,
+    /// Skipping a chunk extension (`;name=value`) until CR.
+    Extension,
+    /// Saw CR after the size line; LF must follow.
+    SizeLf,
+    /// Inside chunk data.
+    Data,
+    /// Chunk data done; CR must follow.
+    DataCr,
+    /// Saw CR after chunk data; LF must follow.
+    DataLf,
+    /// After the last chunk: trailer fields until an empty line.
+    Trailers,
+}
+
+#[derive(Debug, Default)]
+struct Chunked {
+    state: ChunkState,
+    /// The size being parsed, then the bytes left in the current chunk.
+    size: u64,
+    /// Whether the size line has at least one digit (an empty size is invalid).
+    size_digits: bool,
+    /// Extension bytes on the current size line, for the per-line limit.
+    extension_line: usize,
+    /// Extension bytes over the whole body, for the per-body limit.
+    extension_total: usize,
+    /// The trailer section collected so far (including the final CRLF).
+    trailers: Vec<u8>,
+}
+
+impl Chunked {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<ChunkedEvent>, ProtocolError> {
+        loop {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if self.state == ChunkState::Data {
+                return Ok(Some(ChunkedEvent::Data(self.data(buf))));
+            }
+            let byte = buf[0];
+            buf.advance(1);
+            self.state = match self.state {
+                ChunkState::Size => self.size(byte)?,
+                ChunkState::SizeWhitespace => Self::size_whitespace(byte)?,
+                ChunkState::Extension => self.extension(byte)?,
+                ChunkState::SizeLf => self.size_lf(byte)?,
+                ChunkState::Data => unreachable!("handled above"),
+                ChunkState::DataCr => Self::expect(byte, b'\r', ChunkState::DataLf)?,
+                ChunkState::DataLf => {
+                    self.size_digits = false;
+                    Self::expect(byte, b'\n', ChunkState::Size)?
+                }
+                ChunkState::Trailers => {
+                    if let Some(trailers) = self.trailer(byte)? {
+                        return Ok(Some(ChunkedEvent::End(trailers)));
+                    }
+                    ChunkState::Trailers
+                }
+            };
+        }
+    }
+
+    fn size(&mut self, byte: u8) -> Result<ChunkState, ProtocolError> {
+        let digit = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            b'A'..=b'F' => byte - b'A' + 10,
+            _ if !self.size_digits => return Err(ProtocolError::InvalidChunkSize),
+            b'\n' => return Err(ProtocolError::InvalidChunkTerminator),
+            b' ' | b'\t' => return Ok(ChunkState::SizeWhitespace),
+            b';' => return Ok(ChunkState::Extension),
+            b'\r' => return Ok(ChunkState::SizeLf),
+            _ => return Err(ProtocolError::InvalidChunkSize),
+        };
+        self.size_digits = true;
+        self.size = self
+            .size
+            .checked_mul(16)
+            .and_then(|size| size.checked_add(u64::from(digit)))
+            .ok_or(ProtocolError::ChunkSizeOverflow)?;
+        Ok(ChunkState::Size)
+    }
+
+    fn size_whitespace(byte: u8) -> Result<ChunkState, ProtocolError> {
+        match byte {
+            b' ' | b'\t' => Ok(ChunkState::SizeWhitespace),
+            b';' => Ok(ChunkState::Extension),
+            b'\r' => Ok(ChunkState::SizeLf),
+            b'\n' => Err(ProtocolError::InvalidChunkTerminator),
+            _ => Err(ProtocolError::InvalidChunkSize),
+        }
+    }
+
+    fn extension(&mut self, byte: u8) -> Result<ChunkState, ProtocolError> {
+        match byte {
+            b'\r' => {
+                self.extension_line = 0;
+                Ok(ChunkState::SizeLf)
+            }
+            // A bare LF (or other control byte) inside an extension is how parsers get
+            // desynchronised; refuse it rather than guess where the line ends.
+            b'\n' => Err(ProtocolError::InvalidChunkTerminator),
+            _ if byte.is_ascii_control() && byte != b'\t' => Err(ProtocolError::InvalidChunkSize),
+            _ => {
+                self.extension_line += 1;
+                self.extension_total += 1;
+                if self.extension_line > MAX_CHUNK_EXTENSION_LINE
+                    || self.extension_total > MAX_CHUNK_EXTENSIONS_TOTAL
+                {
+                    return Err(ProtocolError::ChunkExtensionTooLong);
+                }
+                Ok(ChunkState::Extension)
+            }
+        }
+    }
+
+    fn size_lf(&mut self, byte: u8) -> Result<ChunkState, ProtocolError> {
+        let next = if self.size == 0 { ChunkState::Trailers } else { ChunkState::Data };
+        Self::expect(byte, b'\n', next)
+    }
+
+    fn data(&mut self, buf: &mut BytesMut) -> Bytes {
+        let take = usize::try_from(self.size).map_or(buf.len(), |size| size.min(buf.len()));
+        self.size -= take as u64;
+        if self.size == 0 {
+            self.state = ChunkState::DataCr;
+        }
+        buf.split_to(take).freeze()
+    }
+
+    fn expect(byte: u8, wanted: u8, next: ChunkState) -> Result<ChunkState, ProtocolError> {
+        if byte == wanted {
+            Ok(next)
+        } else {
+            Err(ProtocolError::InvalidChunkTerminator)
+        }
+    }
+
+    /// Collects the trailer section; returns the parsed fields once the empty line arrives.
+    fn trailer(&mut self, byte: u8) -> Result<Option<HeaderMap>, ProtocolError> {
+        if byte == b'\n' && self.trailers.last() != Some(&b'\r') {
+            return Err(ProtocolError::MalformedTrailers);
+        }
+        self.trailers.push(byte);
+        if self.trailers.len() > MAX_TRAILER_SIZE {
+            return Err(ProtocolError::TrailersTooLarge);
+        }
+        if self.trailers == b"\r\n" {
+            return Ok(Some(HeaderMap::new()));
+        }
+        if !self.trailers.ends_with(b"\r\n\r\n") {
+            return Ok(None);
+        }
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::parse_headers(&self.trailers, &mut slots) {
+            Ok(httparse::Status::Complete((_, fields))) => {
+                header_map(fields).map(Some).map_err(|_| ProtocolError::MalformedTrailers)
+            }
+            Err(httparse::Error::TooManyHeaders) => Err(ProtocolError::TooManyHeaders),
+            _ => Err(ProtocolError::MalformedTrailers),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `input` fed whole, then fed one byte at a time, asserts both give the same
+    /// outcome, and returns it: the body bytes and trailers, or the error.
+    fn decode_both_ways(mode: BodyMode, input: &[u8]) -> Result<(Vec<u8>, HeaderMap, usize), ProtocolError> {
+        let whole = run(mode, [input].into_iter());
+        let bytewise = run(mode, input.chunks(1));
+        assert_eq!(whole, bytewise, "whole and byte-at-a-time disagree");
+        whole
+    }
+
+    /// Returns (body, trailers, input bytes left after the end of the body) or the error.
+    fn run<'a>(
+        mode: BodyMode,
+        pieces: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<(Vec<u8>, HeaderMap, usize), ProtocolError> {
+        let pieces: Vec<&[u8]> = pieces.collect();
+        let total: usize = pieces.iter().map(|piece| piece.len()).sum();
+        let mut decoder = BodyDecoder::new(mode);
+        let mut buf = BytesMut::new();
+        let mut fed = 0;
+        let mut body = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            fed += piece.len();
+            while let Some(event) = decoder.decode(&mut buf)? {
+                match event {
+                    BodyEvent::Data(data) => body.extend_from_slice(&data),
+                    BodyEvent::End(trailers) => return Ok((body, trailers, total - (fed - buf.len()))),
+                }
+            }
+        }
+        decoder.decode_eof()?;
+        Ok((body, HeaderMap::new(), buf.len()))
+    }
+
+    #[test]
+    fn content_length_stops_at_the_length_and_leaves_the_rest() {
+        let (body, _, rest) = decode_both_ways(BodyMode::Length(5), b"helloNEXT").unwrap();
+        assert_eq!(body, b"hello");
+        assert_eq!(rest, 4);
+    }
+
+    #[test]
+    fn content_length_cut_short_is_an_error() {
+        assert_eq!(decode_both_ways(BodyMode::Length(5), b"hel"), Err(ProtocolError::UnexpectedEof));
+    }
+
+    #[test]
+    fn close_delimited_ends_at_eof() {
+        let (body, _, _) = decode_both_ways(BodyMode::CloseDelimited, b"all of it").unwrap();
+        assert_eq!(body, b"all of it");
+    }
+
+    #[test]
+    fn empty_ends_immediately() {
+        let (body, _, rest) = decode_both_ways(BodyMode::Empty, b"NEXT").unwrap();
+        assert!(body.is_empty());
+        assert_eq!(rest, 4);
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers() {
+        let input = b"5;name=value\r\nhello\r\n1A \t; x\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 42\r\nX-B: 2\r\n\r\nNEXT";
+        let (body, trailers, rest) = decode_both_ways(BodyMode::Chunked, input).unwrap();
+        assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz");
+        assert_eq!(trailers["x-sum"], "42");
+        assert_eq!(trailers["x-b"], "2");
+        assert_eq!(rest, 4);
+    }
+
+    #[test]
+    fn chunked_without_trailers_and_with_leading_zeros() {
+        let (body, trailers, rest) =
+            decode_both_ways(BodyMode::Chunked, b"0003\r\nabc\r\n000\r\n\r\n").unwrap();
+        assert_eq!(body, b"abc");
+        assert!(trailers.is_empty());
+        assert_eq!(rest, 0);
+    }
+
+    #[test]
+    fn chunked_size_garbage_and_overflow() {
+        use ProtocolError::*;
+        let cases: &[(&[u8], ProtocolError)] = &[
+            (b"x\r\n", InvalidChunkSize),
+            (b"\r\n", InvalidChunkSize),
+            (b" 5\r\nhello\r\n0\r\n\r\n", InvalidChunkSize),
+            (b";ext\r\n", InvalidChunkSize),
+            (b"-5\r\n", InvalidChunkSize),
+            (b"0x5\r\n", InvalidChunkSize),
+            (b"5 5\r\n", InvalidChunkSize),
+            (b"10000000000000000\r\n", ChunkSizeOverflow),
+            (b"fffffffffffffffff\r\n", ChunkSizeOverflow),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                decode_both_ways(BodyMode::Chunked, input),
+                Err(*expected),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn chunked_bad_terminators() {
+        use ProtocolError::*;
+        let cases: &[&[u8]] = &[
+            b"5\nhello\r\n0\r\n\r\n",
+            b"5\r\nhelloX\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\rX0\r\n\r\n",
+            b"5;a\nhello\r\n0\r\n\r\n",
+            b"5\r\rhello",
+        ];
+        for input in cases {
+            assert_eq!(
+                decode_both_ways(BodyMode::Chunked, input),
+                Err(InvalidChunkTerminator),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn chunked_cut_short_is_an_error() {
+        for input in [&b"5\r\nhel"[..], b"5\r\nhello\r\n", b"0\r\n", b"0\r\nX-A: 1\r\n"] {
+            assert_eq!(decode_both_ways(BodyMode::Chunked, input), Err(ProtocolError::UnexpectedEof));
+        }
+    }
+
+    #[test]
+    fn chunk_extension_limits() {
+        let mut line = b"1;".to_vec();
+        line.resize(2 + MAX_CHUNK_EXTENSION_LINE, b'a');
+        line.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
+        assert!(decode_both_ways(BodyMode::Chunked, &line).is_ok(), "exactly at the line limit");
+        line.insert(3, b'a');
+        assert_eq!(decode_both_ways(BodyMode::Chunked, &line), Err(ProtocolError::ChunkExtensionTooLong));
+
+        // Many lines each under the per-line limit still hit the per-body total.
+        let ext = "e".repeat(MAX_CHUNK_EXTENSION_LINE);
+        let mut body = String::new();
+        for _ in 0..(MAX_CHUNK_EXTENSIONS_TOTAL / MAX_CHUNK_EXTENSION_LINE + 1) {
+            body.push_str(&format!("1;{ext}\r\nx\r\n"));
+        }
+        body.push_str("0\r\n\r\n");
+        assert_eq!(
+            decode_both_ways(BodyMode::Chunked, body.as_bytes()),
+            Err(ProtocolError::ChunkExtensionTooLong)
+        );
+    }
+
+    #[test]
+    fn trailer_limits_and_shape() {
+        let mut big = b"0\r\nX-Big: ".to_vec();
+        big.resize(MAX_TRAILER_SIZE + 10, b'a');
+        big.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(decode_both_ways(BodyMode::Chunked, &big), Err(ProtocolError::TrailersTooLarge));
+        assert_eq!(
+            decode_both_ways(BodyMode::Chunked, b"0\r\nBad Name: x\r\n\r\n"),
+            Err(ProtocolError::MalformedTrailers)
+        );
+        assert_eq!(
+            decode_both_ways(BodyMode::Chunked, b"0\r\nX-A: 1\n\r\n"),
+            Err(ProtocolError::MalformedTrailers)
+        );
+        let mut many = b"0\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("t{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(decode_both_ways(BodyMode::Chunked, &many), Err(ProtocolError::TooManyHeaders));
+    }
+}

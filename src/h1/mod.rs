@@ -1,0 +1,20 @@
+//! Sans-IO HTTP/1.1: parse and write heads, decide body framing, decode bodies. No sockets here.
+//!
+//! Everything in this module works on byte slices and buffers handed in by the caller and
+//! returns parsed values or events. Incomplete input is `Ok(None)`, never an error. The
+//! client (and later the bundled server) drive it over sockets from `crate::io`.
+
+mod decode;
+mod error;
+mod framing;
+mod head;
+pub mod limits;
+mod parse;
+mod write;
+
+pub use decode::{BodyDecoder, BodyEvent};
+pub use error::ProtocolError;
+pub use framing::{body_mode, BodyMode, MessageKind};
+pub use head::{RequestHead, ResponseHead};
+pub use parse::{parse_request_head, parse_response_head};
+pub use write::{write_request_head, write_response_head};

@@ -1,0 +1,210 @@
+//! The httparse bridge: bytes in, a parsed head and its length out, or `Ok(None)` for "need more".
+
+use super::limits::{MAX_HEADERS, MAX_HEAD_SIZE};
+use super::{ProtocolError, RequestHead, ResponseHead};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Version};
+
+/// Parses a response head from the start of `buf`.
+///
+/// Returns the head and the number of bytes it took, or `Ok(None)` when `buf` holds only
+/// part of a head (read more and call again with the whole buffer).
+pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut slots);
+    let Some(len) = complete_within_limit(parsed.parse(buf), buf.len())? else {
+        return Ok(None);
+    };
+    let version = version_of(parsed.version)?;
+    let status = parsed
+        .code
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or(ProtocolError::MalformedHead("invalid status code"))?;
+    let head = ResponseHead {
+        version,
+        status,
+        reason: parsed.reason.unwrap_or_default().to_owned(),
+        headers: header_map(parsed.headers)?,
+    };
+    Ok(Some((head, len)))
+}
+
+/// Parses a request head from the start of `buf`; same contract as [`parse_response_head`].
+pub fn parse_request_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut slots);
+    let Some(len) = complete_within_limit(parsed.parse(buf), buf.len())? else {
+        return Ok(None);
+    };
+    let version = version_of(parsed.version)?;
+    let method = parsed
+        .method
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .ok_or(ProtocolError::MalformedHead("invalid method"))?;
+    let head = RequestHead {
+        method,
+        target: parsed.path.unwrap_or_default().to_owned(),
+        version,
+        headers: header_map(parsed.headers)?,
+    };
+    Ok(Some((head, len)))
+}
+
+/// Turns httparse's outcome into "complete at N", "partial" or an error, enforcing the
+/// head size limit whether the head is complete or still growing.
+fn complete_within_limit(
+    outcome: httparse::Result<usize>,
+    buffered: usize,
+) -> Result<Option<usize>, ProtocolError> {
+    match outcome {
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD_SIZE => Err(ProtocolError::HeadTooLarge),
+        Ok(httparse::Status::Complete(len)) => Ok(Some(len)),
+        Ok(httparse::Status::Partial) if buffered >= MAX_HEAD_SIZE => Err(ProtocolError::HeadTooLarge),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(ProtocolError::TooManyHeaders),
+        Err(other) => Err(ProtocolError::MalformedHead(describe(other))),
+    }
+}
+
+fn describe(error: httparse::Error) -> &'static str {
+    match error {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status line",
+        httparse::Error::Token => "invalid token in the start line",
+        httparse::Error::Version => "unsupported HTTP version",
+        httparse::Error::TooManyHeaders => "too many header fields",
+    }
+}
+
+fn version_of(minor: Option<u8>) -> Result<Version, ProtocolError> {
+    match minor {
+        Some(0) => Ok(Version::HTTP_10),
+        Some(1) => Ok(Version::HTTP_11),
+        _ => Err(ProtocolError::MalformedHead("unsupported HTTP version")),
+    }
+}
+
+/// Copies httparse's borrowed fields into an owned `HeaderMap` (names lowercased).
+///
+/// Shared by heads and chunked trailers so both apply the same validation.
+pub(super) fn header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, ProtocolError> {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| ProtocolError::MalformedHead("invalid header name"))?;
+        let value = HeaderValue::from_bytes(field.value)
+            .map_err(|_| ProtocolError::MalformedHead("invalid header value"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1::limits::MAX_HEAD_SIZE;
+
+    /// Feeds `input` whole, then growing one byte at a time, and checks both agree.
+    fn parse_both_ways(input: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
+        let whole = parse_response_head(input);
+        for end in 0..input.len() {
+            match parse_response_head(&input[..end]) {
+                Ok(None) => {}
+                // A prefix may already be invalid; then the whole input must be too.
+                Err(e) => {
+                    assert_eq!(whole, Err(e), "prefix of {end} bytes failed differently");
+                    return whole;
+                }
+                Ok(Some(early)) => {
+                    assert_eq!(whole, Ok(Some(early)), "prefix of {end} bytes completed");
+                    return whole;
+                }
+            }
+        }
+        whole
+    }
+
+    #[test]
+    fn parses_a_response_head_and_reports_its_length() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\nX-A: 2\r\n\r\nbody";
+        let (head, len) = parse_both_ways(input).unwrap().unwrap();
+        assert_eq!(len, input.len() - 4);
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(head.reason, "OK");
+        assert_eq!(head.headers["content-type"], "text/plain");
+        let repeats: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(repeats, ["1", "2"]);
+    }
+
+    #[test]
+    fn http10_and_missing_reason() {
+        let (head, _) = parse_both_ways(b"HTTP/1.0 204 \r\n\r\n").unwrap().unwrap();
+        assert_eq!(head.version, Version::HTTP_10);
+        assert_eq!(head.status.as_u16(), 204);
+        assert_eq!(head.reason, "");
+    }
+
+    #[test]
+    fn rejects_bad_status_lines() {
+        for bad in [
+            &b"HTTP/2 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 099 Low\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"ICY 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
+        ] {
+            let outcome = parse_both_ways(bad);
+            assert!(
+                matches!(outcome, Err(ProtocolError::MalformedHead(_))),
+                "{:?} gave {outcome:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn enforces_the_header_count_limit() {
+        let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..MAX_HEADERS {
+            input.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+        }
+        let mut ok = input.clone();
+        ok.extend_from_slice(b"\r\n");
+        assert!(parse_response_head(&ok).unwrap().is_some());
+        input.extend_from_slice(b"one-more: v\r\n\r\n");
+        assert_eq!(parse_both_ways(&input), Err(ProtocolError::TooManyHeaders));
+    }
+
+    #[test]
+    fn enforces_the_head_size_limit_complete_or_partial() {
+        let mut input = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+        input.resize(MAX_HEAD_SIZE + 10, b'a');
+        assert_eq!(parse_response_head(&input), Err(ProtocolError::HeadTooLarge));
+        input.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse_response_head(&input), Err(ProtocolError::HeadTooLarge));
+    }
+
+    #[test]
+    fn parses_a_request_head() {
+        let input = b"POST /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+        let mut found = None;
+        for end in 0..=input.len() {
+            if let Some(done) = parse_request_head(&input[..end]).unwrap() {
+                found = Some((end, done));
+                break;
+            }
+        }
+        let (end, (head, len)) = found.unwrap();
+        assert_eq!(end, len, "completes at exactly the end of the head");
+        assert_eq!(len, input.len() - 3);
+        assert_eq!(head.method, Method::POST);
+        assert_eq!(head.target, "/a?b=c");
+        assert_eq!(head.headers["host"], "x");
+    }
+}
