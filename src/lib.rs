@@ -80,21 +80,21 @@ pub use http::{HeaderMap, Method, StatusCode, Version};
 /// let res = courier::request(courier::Method::DELETE, "http://127.0.0.1:8080/item/7").send().await;
 /// # }
 /// ```
-pub fn request(method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder {
+pub fn request(method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder<'static> {
     default_client().request(method, url)
 }
 
 /// A GET request on the [default client](default_client).
-pub fn get(url: impl AsRef<str>) -> RequestBuilder {
+pub fn get(url: impl AsRef<str>) -> RequestBuilder<'static> {
     default_client().get(url)
 }
 
 /// A HEAD request on the [default client](default_client).
-pub fn head(url: impl AsRef<str>) -> RequestBuilder {
+pub fn head(url: impl AsRef<str>) -> RequestBuilder<'static> {
     default_client().head(url)
 }
 
 /// A POST request with `body` on the [default client](default_client).
-pub fn post(url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder {
+pub fn post(url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder<'static> {
     default_client().post(url, body)
 }

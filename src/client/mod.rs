@@ -82,22 +82,22 @@ impl Client {
     }
 
     /// A request with any method (`Method::PATCH` or `"PATCH"`).
-    pub fn request(&self, method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn request(&self, method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder<'static> {
         RequestBuilder::new(self.clone(), method.as_ref(), url.as_ref())
     }
 
     /// A GET request.
-    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder<'static> {
         self.request("GET", url)
     }
 
     /// A HEAD request.
-    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder<'static> {
         self.request("HEAD", url)
     }
 
     /// A POST request with `body`.
-    pub fn post(&self, url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder {
+    pub fn post(&self, url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder<'static> {
         self.request("POST", url).body(body)
     }
 }

@@ -12,12 +12,15 @@ use std::time::Duration;
 use tokio::net::TcpSocket;
 use url::Url;
 
-pub(crate) type OnHeader = Box<dyn FnMut(&Response) -> bool + Send>;
-pub(crate) type OnBody = Box<dyn FnMut(&Bytes, &Response) -> bool + Send>;
+pub(crate) type OnHeader<'a> = Box<dyn FnMut(&Response) -> bool + Send + 'a>;
+pub(crate) type OnBody<'a> = Box<dyn FnMut(&Bytes, &Response) -> bool + Send + 'a>;
 
 /// A request being configured; finish with [`send`](Self::send) or [`spawn`](Self::spawn).
 ///
 /// Nothing is checked until then: a bad URL, method or header becomes a 599 response.
+///
+/// The lifetime `'a` lets `on_header` and `on_body` borrow from the caller (a file, a
+/// counter) when the request is awaited with `send`; `spawn` needs `'static` callbacks.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -33,23 +36,23 @@ pub(crate) type OnBody = Box<dyn FnMut(&Bytes, &Response) -> bool + Send>;
 /// # }
 /// ```
 #[must_use = "a request does nothing until `.send().await` or `.spawn(..)`"]
-pub struct RequestBuilder {
+pub struct RequestBuilder<'a> {
     client: Client,
     method: String,
     url: String,
     /// Caller headers in order; `None` suppresses a default header of that name.
     headers: Vec<(String, Option<Vec<u8>>)>,
     body: Bytes,
-    options: Options,
+    options: Options<'a>,
 }
 
 /// Per-request settings that are not part of the message itself.
-pub(crate) struct Options {
+pub(crate) struct Options<'a> {
     pub(crate) timeout: Duration,
     pub(crate) recurse: u32,
     pub(crate) read_buffer_size: usize,
-    pub(crate) on_header: Option<OnHeader>,
-    pub(crate) on_body: Option<OnBody>,
+    pub(crate) on_header: Option<OnHeader<'a>>,
+    pub(crate) on_body: Option<OnBody<'a>>,
     pub(crate) want_body_handle: bool,
     pub(crate) on_prepare: Option<OnPrepare>,
     pub(crate) connector: Option<Arc<dyn Connector>>,
@@ -65,7 +68,7 @@ pub(crate) struct Request {
     pub(crate) body: Bytes,
 }
 
-impl RequestBuilder {
+impl<'a> RequestBuilder<'a> {
     pub(crate) fn new(client: Client, method: &str, url: &str) -> Self {
         let config = client.config();
         let options = Options {
@@ -133,14 +136,14 @@ impl RequestBuilder {
 
     /// Called with the final response's head before its body is read; `false` aborts the
     /// request with 598. Not called for redirect hops or locally generated errors.
-    pub fn on_header(mut self, callback: impl FnMut(&Response) -> bool + Send + 'static) -> Self {
+    pub fn on_header(mut self, callback: impl FnMut(&Response) -> bool + Send + 'a) -> Self {
         self.options.on_header = Some(Box::new(callback));
         self
     }
 
     /// Receives the final response's body piece by piece instead of collecting it;
     /// `false` aborts with 598. The response's `body()` is then empty.
-    pub fn on_body(mut self, callback: impl FnMut(&Bytes, &Response) -> bool + Send + 'static) -> Self {
+    pub fn on_body(mut self, callback: impl FnMut(&Bytes, &Response) -> bool + Send + 'a) -> Self {
         self.options.on_body = Some(Box::new(callback));
         self
     }
@@ -177,7 +180,9 @@ impl RequestBuilder {
             Err(error) => Response::from_error(url, error),
         }
     }
+}
 
+impl RequestBuilder<'static> {
     /// Runs the request in the background and calls `callback` with the response (the
     /// seed's callback style). Dropping the returned guard cancels the request.
     ///

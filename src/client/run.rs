@@ -38,7 +38,7 @@ enum Hop {
 }
 
 /// The main loop: runs `request` through every redirect hop and returns the final response.
-pub(crate) async fn run(mut request: Request, mut options: Options, config: &Config) -> Response {
+pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: &Config) -> Response {
     let mut hops: Vec<Response> = Vec::new();
     let mut referer: Option<Url> = None;
     loop {
@@ -68,7 +68,7 @@ fn with_redirect_chain(mut response: Response, mut hops: Vec<Response>) -> Respo
 async fn exchange(
     request: &Request,
     referer: Option<&Url>,
-    options: &mut Options,
+    options: &mut Options<'_>,
     config: &Config,
     follow_redirects: bool,
 ) -> Hop {
@@ -208,7 +208,7 @@ async fn read_body(
     conn: &mut Connection,
     response: &mut Response,
     mode: BodyMode,
-    mut on_body: Option<&mut OnBody>,
+    mut on_body: Option<&mut OnBody<'_>>,
     keep: usize,
 ) -> Result<(), Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
