@@ -177,7 +177,7 @@ impl<'a> RequestBuilder<'a> {
         let Self { client, method, url, headers, body, options } = self;
         match Request::validate(&method, &url, headers, body) {
             Ok(request) => run::run(request, options, client.config()).await,
-            Err(error) => Response::from_error(url, error),
+            Err(error) => Response::from_error(normalized(url), error),
         }
     }
 }
@@ -195,7 +195,7 @@ impl RequestBuilder<'static> {
             }
             Err(_) => {
                 let error = Error::new(ErrorKind::Other, "spawn needs a running tokio runtime");
-                callback(Response::from_error(self.url, error));
+                callback(Response::from_error(normalized(self.url), error));
                 RequestGuard { task: None }
             }
         }
@@ -303,6 +303,12 @@ impl Request {
             port: self.url.port_or_known_default().unwrap_or(80),
         }
     }
+}
+
+/// The URL as a response reports it: normalised when it parses (as after a successful
+/// send), the caller's text when it does not (so a garbled URL is shown as given).
+fn normalized(url: String) -> String {
+    Url::parse(&url).map_or(url, String::from)
 }
 
 /// Parses an absolute http URL; anything else is a 599 with a reason that says why.

@@ -103,7 +103,9 @@ impl Response {
 
     /// The URL this response came from, after redirects (the seed's `URL` pseudo-header).
     ///
-    /// On a failed redirect this is the target that failed, e.g. an `ftp:` URL.
+    /// It is normalised (`http://h` reads `http://h/`), except for a URL that could not be
+    /// parsed, which is shown as given. On a failed redirect this is the target that
+    /// failed, e.g. an `ftp:` URL.
     pub fn url(&self) -> &str {
         &self.url
     }
