@@ -79,11 +79,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "-m" | "--max-time" => {
                 let secs = value("-m")?;
-                let secs: f64 = secs.parse().map_err(|_| format!("-m {secs:?}: not a number"))?;
-                if !(secs.is_finite() && secs > 0.0) {
-                    return Err(format!("-m {secs}: must be positive"));
+                let parsed = secs.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok());
+                match parsed {
+                    Some(timeout) if timeout >= Duration::from_millis(1) => args.timeout = Some(timeout),
+                    _ => return Err(format!("-m {secs:?}: expected seconds, at least 0.001")),
                 }
-                args.timeout = Some(Duration::from_secs_f64(secs));
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
@@ -97,7 +97,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
-/// The status line and header fields, as curl -i prints them.
+/// The status line and header fields, as curl -i prints them (except that repeats of one
+/// name print together: the response keeps headers in a `HeaderMap`).
 fn head_text(res: &courier::Response) -> String {
     let version = match res.version() {
         Some(courier::Version::HTTP_10) => "HTTP/1.0",
@@ -189,9 +190,10 @@ async fn main() -> ExitCode {
             );
         }
     }
+    // 95..99 only for courier's own failures: a server may really answer 597.
     match status {
+        595..=599 if res.is_error() => ExitCode::from((status - 500) as u8),
         0..=399 => ExitCode::SUCCESS,
-        595..=599 => ExitCode::from((status - 500) as u8),
         _ => ExitCode::from(1),
     }
 }

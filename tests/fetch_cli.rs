@@ -1,0 +1,345 @@
+mod support;
+use support::*;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Output;
+
+/// The `fetch` example binary, built by `cargo test` next to the test binaries.
+fn fetch_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // <target>/debug/deps/fetch_cli-HASH -> <target>/debug/examples/fetch
+    let dir =
+        exe.parent().and_then(|deps| deps.parent()).expect("the test binary sits in <target>/debug/deps");
+    let path = dir.join("examples").join(format!("fetch{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} does not exist: run these tests via `cargo test` (which builds the examples), \
+         or `cargo build --example fetch` first",
+        path.display()
+    );
+    path
+}
+
+/// Runs `fetch ARGS...` on a blocking thread, so the scripted servers keep running.
+async fn fetch(args: &[&str]) -> Output {
+    let binary = fetch_binary();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the fetch example")
+    })
+    .await
+    .expect("the blocking task")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The exit code; `None` (killed by a signal) fails the comparison loudly.
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// A temp path unique to this process and `name`.
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("courier-fetch-cli-{}-{name}", std::process::id()))
+}
+
+/// Removes the file when dropped, so a failing assertion does not leave it behind.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The head courier sends by default, with `extra` lines (each ending in CRLF) after Host.
+fn default_head(method: &str, addr: SocketAddr, extra: &str, tail: &str) -> String {
+    format!(
+        "{method} / HTTP/1.1\r\nhost: {addr}\r\n{extra}user-agent: courier/{}\r\nte: trailers\r\n\
+         connection: TE, close\r\n{tail}\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+const OK_HELLO: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-B: b\r\nX-A: a\r\n\r\nhello";
+
+#[tokio::test]
+async fn plain_get_prints_exactly_the_body() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out = fetch(&[&server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"hello");
+        assert_eq!(stderr(&out), "");
+        let got = server.requests();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].head, default_head("GET", server.addr, "", ""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn include_prints_status_line_and_headers_in_server_order_then_body() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out = fetch(&["-i", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-b: b\r\nx-a: a\r\n\r\nhello");
+        assert_eq!(server.requests()[0].method, "GET");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn head_option_sends_head_and_prints_only_the_head() {
+    within(async {
+        let server = Scripted::respond("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: a\r\n\r\n").await;
+        let out = fetch(&["-I", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: a\r\n\r\n");
+        let got = server.requests();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].head.starts_with("HEAD / HTTP/1.1\r\n"), "{:?}", got[0].head);
+        assert_eq!(got[0].head, default_head("HEAD", server.addr, "", ""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn method_headers_and_data_go_out_in_order() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out =
+            fetch(&["-X", "PUT", "-H", "X-A: 1", "-H", "X-B: 2", "-d", "hello", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"hello");
+        let got = server.requests();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].method, "PUT");
+        assert_eq!(
+            got[0].head,
+            default_head("PUT", server.addr, "x-a: 1\r\nx-b: 2\r\n", "content-length: 5\r\n")
+        );
+        assert_eq!(got[0].body, b"hello");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_from_file_sends_its_exact_bytes_as_a_post() {
+    within(async {
+        let file = TempFile(temp_path("data.bin"));
+        let bytes: Vec<u8> = b"line one\r\nline two\n\0\xff@tail".to_vec();
+        std::fs::write(&file.0, &bytes).unwrap();
+        let server = Scripted::respond(OK_HELLO).await;
+        let data = format!("@{}", file.0.display());
+        let out = fetch(&["-d", &data, &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        let got = server.requests();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].head,
+            default_head("POST", server.addr, "", &format!("content-length: {}\r\n", bytes.len()))
+        );
+        assert_eq!(got[0].body, bytes);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn empty_header_value_suppresses_the_default_user_agent() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out = fetch(&["-H", "User-Agent:", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        let got = server.requests();
+        assert_eq!(got[0].header("user-agent"), None);
+        assert_eq!(
+            got[0].head,
+            format!(
+                "GET / HTTP/1.1\r\nhost: {}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+                server.addr
+            )
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn output_option_writes_the_body_to_the_file_only() {
+    within(async {
+        let file = TempFile(temp_path("out.bin"));
+        let server = Scripted::respond(OK_HELLO).await;
+        let path = file.0.to_str().expect("a UTF-8 temp path").to_owned();
+        let out = fetch(&["-o", &path, &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"");
+        assert_eq!(std::fs::read(&file.0).unwrap(), b"hello");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_and_server_errors_exit_1() {
+    within(async {
+        let not_found = Scripted::respond("HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope").await;
+        let out = fetch(&[&not_found.url("/")]).await;
+        assert_eq!(code(&out), Some(1), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"nope");
+        assert_eq!(stderr(&out), "");
+
+        let broken =
+            Scripted::respond("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n").await;
+        let out = fetch(&[&broken.url("/")]).await;
+        assert_eq!(code(&out), Some(1), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_real_5xx_status_in_the_pseudo_range_exits_1() {
+    within(async {
+        // A server may really answer 597; only courier's own failures map to 95..99.
+        let server = Scripted::respond("HTTP/1.1 597 Whatever\r\nContent-Length: 2\r\n\r\nok").await;
+        let out = fetch(&[&server.url("/")]).await;
+        assert_eq!(code(&out), Some(1), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"ok");
+        assert_eq!(stderr(&out), "");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connection_refused_exits_95_with_the_reason() {
+    within(async {
+        let port = closed_port().await;
+        let out = fetch(&[&format!("http://127.0.0.1:{port}/")]).await;
+        assert_eq!(code(&out), Some(95), "stderr: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("fetch: 595 "), "{}", stderr(&out));
+        assert_eq!(out.stdout, b"");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unsupported_scheme_exits_99() {
+    within(async {
+        let out = fetch(&["ftp://x/"]).await;
+        assert_eq!(code(&out), Some(99), "stderr: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("fetch: 599 "), "{}", stderr(&out));
+        assert_eq!(out.stdout, b"");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn body_cut_short_exits_97_and_names_the_original_status() {
+    within(async {
+        let server = Scripted::start(|mut peer| async move {
+            if peer.read_request().await.is_some() {
+                peer.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+            }
+        })
+        .await;
+        let out = fetch(&[&server.url("/")]).await;
+        assert_eq!(code(&out), Some(97), "stderr: {}", stderr(&out));
+        // What arrived was already streamed out.
+        assert_eq!(out.stdout, b"abc");
+        let err = stderr(&out);
+        assert!(err.starts_with("fetch: 597 "), "{err}");
+        assert!(err.contains("fetch: (the server had answered 200 OK)\n"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn max_time_against_a_silent_server_exits_96() {
+    within(async {
+        let server = Scripted::start(|peer| peer.hold()).await;
+        let out = fetch(&["-m", "0.3", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(96), "stderr: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("fetch: 596 "), "{}", stderr(&out));
+        assert_eq!(out.stdout, b"");
+        assert_eq!(server.connects(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    within(async {
+        let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE] [-i] [-I] \
+                     [--max-redirs N] [-m SECS] URL\n";
+        let out = fetch(&[]).await;
+        assert_eq!(code(&out), Some(2));
+        assert_eq!(stderr(&out), usage);
+        assert_eq!(out.stdout, b"");
+
+        let out = fetch(&["--bogus", "http://127.0.0.1:1/"]).await;
+        assert_eq!(code(&out), Some(2));
+        assert_eq!(stderr(&out), format!("unknown option --bogus\n{usage}"));
+        assert_eq!(out.stdout, b"");
+
+        for bad in ["1e20", "0", "-1", "abc", "NaN", "0.0000001"] {
+            let out = fetch(&["-m", bad, "http://127.0.0.1:1/"]).await;
+            assert_eq!(code(&out), Some(2), "-m {bad}: {}", stderr(&out));
+            assert_eq!(stderr(&out), format!("-m {bad:?}: expected seconds, at least 0.001\n"));
+        }
+    })
+    .await;
+}
+
+/// A server whose `/` redirects to `/next` (with a body of its own) and whose `/next` answers.
+async fn redirecting_server() -> Scripted {
+    Scripted::start(|mut peer| async move {
+        if let Some(request) = peer.read_request().await {
+            let response = if request.target == "/" {
+                "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 5\r\n\r\nmoved"
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\narrived"
+            };
+            peer.write(response).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn max_redirs_0_returns_the_redirect_itself() {
+    within(async {
+        let server = redirecting_server().await;
+        let out = fetch(&["--max-redirs", "0", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(out.stdout, b"moved");
+        let got = server.requests();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].target, "/");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redirects_are_followed_by_default() {
+    within(async {
+        let server = redirecting_server().await;
+        let out = fetch(&[&server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        // Only the final response's body is printed, not the redirect's.
+        assert_eq!(out.stdout, b"arrived");
+        let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+        assert_eq!(targets, ["/", "/next"]);
+    })
+    .await;
+}
