@@ -2,10 +2,12 @@
 
 use crate::h1::{self, BodyDecoder, BodyEvent, ProtocolError, ResponseHead};
 use bytes::{Buf, BufMut, BytesMut};
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// A byte stream courier can speak HTTP over: a TCP stream, a TLS stream, or whatever a
 /// custom [`Connector`](crate::Connector) returns.
@@ -38,6 +40,16 @@ impl From<io::Error> for ReadError {
     }
 }
 
+/// How a request write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Every byte went out.
+    Complete,
+    /// The server sent a final response head before we finished (e.g. 413 during an
+    /// upload): stop writing and read it. The connection cannot be reused.
+    ResponseArrived,
+}
+
 /// One connection with its read buffer and activity timeout.
 pub(crate) struct Connection {
     io: Box<dyn Transport>,
@@ -47,30 +59,104 @@ pub(crate) struct Connection {
     read_size: usize,
     /// Each read and write must make progress within this (the seed's activity timeout).
     timeout: Duration,
+    /// Bytes ever read from the peer: a retry is safe only if none arrived for a request.
+    bytes_read: u64,
 }
 
 impl Connection {
     pub(crate) fn new(io: Box<dyn Transport>, read_size: usize, timeout: Duration) -> Self {
-        Self { io, read_buf: BytesMut::with_capacity(read_size), read_size, timeout }
+        Self { io, read_buf: BytesMut::with_capacity(read_size), read_size, timeout, bytes_read: 0 }
+    }
+
+    /// Applies a request's settings to a connection that may have served another request.
+    pub(crate) fn configure(&mut self, read_size: usize, timeout: Duration) {
+        self.read_size = read_size;
+        self.timeout = timeout;
+    }
+
+    /// Bytes ever read from the peer.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// True when bytes beyond the current message are waiting (a reused connection must
+    /// start clean: leftover bytes would be read as the next response).
+    pub(crate) fn has_unread_bytes(&self) -> bool {
+        !self.read_buf.is_empty()
+    }
+
+    /// Checks an idle connection without writing to it: still usable only if the peer has
+    /// neither closed it nor sent anything. Registers `cx` to be woken when that changes.
+    pub(crate) fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.read_buf.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        Pin::new(&mut self.io).poll_read(cx, &mut probe).is_pending()
     }
 
     /// Reads once more into the buffer; `Ok(0)` means the peer closed its side.
     async fn read_more(&mut self) -> io::Result<usize> {
         self.read_buf.reserve(self.read_size);
         let mut limited = (&mut self.read_buf).limit(self.read_size);
-        with_timeout(self.timeout, self.io.read_buf(&mut limited)).await
+        let read = with_timeout(self.timeout, self.io.read_buf(&mut limited)).await?;
+        self.bytes_read += read as u64;
+        Ok(read)
     }
 
-    /// Writes all of `data`; the timeout restarts with every successful write.
-    pub(crate) async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let written = with_timeout(self.timeout, self.io.write(data)).await?;
-            if written == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+    /// Writes a request (or part of one). While the socket will not take more, it reads
+    /// what the server sent: a final response head ends the write early, so a server that
+    /// refuses an upload (413) is heard instead of turning into a write error.
+    pub(crate) async fn write_request(&mut self, data: &[u8]) -> io::Result<Written> {
+        let timeout = self.timeout;
+        let idle = tokio::time::sleep(timeout);
+        tokio::pin!(idle);
+        let mut remaining = data;
+        poll_fn(|cx| loop {
+            if remaining.is_empty() {
+                return Pin::new(&mut self.io).poll_flush(cx).map_ok(|()| Written::Complete);
             }
-            data = &data[written..];
+            match Pin::new(&mut self.io).poll_write(cx, remaining) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => {
+                    remaining = &remaining[written..];
+                    idle.as_mut().reset(tokio::time::Instant::now() + timeout);
+                }
+                Poll::Ready(Err(error)) => {
+                    // The server may have answered and closed; its answer beats our error.
+                    let answered = self.poll_early_response(cx) || !self.read_buf.is_empty();
+                    return Poll::Ready(if answered { Ok(Written::ResponseArrived) } else { Err(error) });
+                }
+                Poll::Pending => {
+                    if self.poll_early_response(cx) {
+                        return Poll::Ready(Ok(Written::ResponseArrived));
+                    }
+                    if idle.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(timed_out(timeout)));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Takes in what the server sent while we were writing; true once a final (non-1xx)
+    /// response head is complete in the buffer.
+    fn poll_early_response(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut chunk = [0u8; 4096];
+        while self.read_buf.len() < h1::limits::MAX_HEAD_SIZE {
+            let mut buf = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    self.bytes_read += buf.filled().len() as u64;
+                    self.read_buf.extend_from_slice(buf.filled());
+                }
+                _ => break,
+            }
         }
-        with_timeout(self.timeout, self.io.flush()).await
+        matches!(h1::parse_response_head(&self.read_buf), Ok(Some((head, _))) if head.status.as_u16() >= 200)
     }
 
     /// Reads the next response head (interim 1xx heads included).
@@ -118,11 +204,15 @@ pub(crate) async fn with_timeout<T>(
 ) -> io::Result<T> {
     match tokio::time::timeout(limit, step).await {
         Ok(outcome) => outcome,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("timed out after {} of inactivity", describe_duration(limit)),
-        )),
+        Err(_) => Err(timed_out(limit)),
     }
+}
+
+fn timed_out(limit: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("timed out after {} of inactivity", describe_duration(limit)),
+    )
 }
 
 /// "300 s", "1.5 s", "250 ms": short and exact enough for an error message.

@@ -62,8 +62,9 @@ pub mod h1;
 mod io;
 
 pub use client::{
-    default_client, BodyHandle, Client, ClientBuilder, ConnectFuture, Connector, RequestBuilder,
-    RequestGuard, Response, Target, DEFAULT_MAX_RECURSE, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT,
+    default_client, BodyHandle, Client, ClientBuilder, ConnectFuture, ConnectionEvent, Connector, EventKind,
+    HostStats, PoolStats, RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST,
+    DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT,
     DEFAULT_USER_AGENT,
 };
 pub use date::{format_date, parse_date};
@@ -82,6 +83,12 @@ pub use http::{HeaderMap, Method, StatusCode, Version};
 /// ```
 pub fn request(method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder<'static> {
     default_client().request(method, url)
+}
+
+/// Connections of the [default client](default_client) in use right now (the seed's
+/// `$ACTIVE`): open or being opened, not idle.
+pub fn active() -> usize {
+    default_client().active()
 }
 
 /// A GET request on the [default client](default_client).

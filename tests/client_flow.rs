@@ -72,7 +72,8 @@ fn expected_head(
         head.push_str(field);
         head.push_str("\r\n");
     }
-    head.push_str(&format!("user-agent: {UA}\r\nte: trailers\r\nconnection: TE, close\r\n"));
+    let connection = default_connection(method);
+    head.push_str(&format!("user-agent: {UA}\r\nte: trailers\r\nconnection: {connection}\r\n"));
     if let Some(referer) = referer {
         head.push_str(&format!("referer: {referer}\r\n"));
     }
@@ -1160,12 +1161,12 @@ async fn client_builder_defaults_apply() {
     let host = server.addr;
     assert_eq!(
         got[0].head,
-        format!("GET /1 HTTP/1.1\r\nhost: {host}\r\nuser-agent: x/1\r\nte: trailers\r\nconnection: TE, close\r\n\r\n")
+        format!("GET /1 HTTP/1.1\r\nhost: {host}\r\nuser-agent: x/1\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n")
     );
     assert_eq!(
         got[1].head,
         format!(
-            "GET /2 HTTP/1.1\r\nhost: {host}\r\nuser-agent: x/1\r\nte: trailers\r\nconnection: TE, close\r\nreferer: http://{host}/1\r\n\r\n"
+            "GET /2 HTTP/1.1\r\nhost: {host}\r\nuser-agent: x/1\r\nte: trailers\r\nconnection: TE, keep-alive\r\nreferer: http://{host}/1\r\n\r\n"
         )
     );
 }

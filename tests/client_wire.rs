@@ -38,8 +38,9 @@ async fn assert_refused(server: &Scripted, request: RequestBuilder<'_>, url: &st
 
 /// The head courier sends by default, with `extra` lines (each ending in CRLF) after the defaults.
 fn default_head(method: &str, target: &str, host: &str, extra: &str) -> String {
+    let connection = default_connection(method);
     format!(
-        "{method} {target} HTTP/1.1\r\nhost: {host}\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, close\r\n{extra}\r\n"
+        "{method} {target} HTTP/1.1\r\nhost: {host}\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: {connection}\r\n{extra}\r\n"
     )
 }
 
@@ -110,7 +111,7 @@ async fn caller_user_agent_replaces_the_default() {
     assert_eq!(
         server.requests()[0].head,
         format!(
-            "GET / HTTP/1.1\r\nhost: {}\r\nuser-agent: tester/9.9\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: {}\r\nuser-agent: tester/9.9\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n",
             server.addr
         )
     );
@@ -125,22 +126,22 @@ async fn removed_default_headers_are_not_sent() {
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(
         server.requests()[0].head,
-        format!("GET / HTTP/1.1\r\nhost: {host}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n")
+        format!("GET / HTTP/1.1\r\nhost: {host}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n")
     );
 
     let res = within(courier::get(server.url("/")).remove_header("TE").send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(
         server.requests()[1].head,
-        format!("GET / HTTP/1.1\r\nhost: {host}\r\nuser-agent: {UA}\r\nconnection: close\r\n\r\n")
+        format!("GET / HTTP/1.1\r\nhost: {host}\r\nuser-agent: {UA}\r\nconnection: keep-alive\r\n\r\n")
     );
-    assert_eq!(server.requests()[1].header("connection"), Some("close"));
+    assert_eq!(server.requests()[1].header("connection"), Some("keep-alive"));
 
     let res = within(courier::get(server.url("/")).remove_header("host").send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(
         server.requests()[2].head,
-        format!("GET / HTTP/1.1\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n")
+        format!("GET / HTTP/1.1\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n")
     );
 
     // A header set earlier and then removed is not sent either.
@@ -165,7 +166,7 @@ async fn header_set_twice_is_sent_twice_in_order() {
     assert_eq!(
         server.requests()[0].head,
         format!(
-            "GET / HTTP/1.1\r\nhost: {}\r\nx-a: first\r\nx-b: mid\r\nx-a: second\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: {}\r\nx-a: first\r\nx-b: mid\r\nx-a: second\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n",
             server.addr
         )
     );
@@ -179,7 +180,7 @@ async fn header_names_go_out_lowercased() {
     assert_eq!(
         server.requests()[0].head,
         format!(
-            "GET / HTTP/1.1\r\nhost: {}\r\nx-custom-thing: Mixed Case Value\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: {}\r\nx-custom-thing: Mixed Case Value\r\nuser-agent: {UA}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n",
             server.addr
         )
     );

@@ -67,8 +67,9 @@ impl Drop for TempFile {
 fn default_head(method: &str, addr: SocketAddr, extra: &str, tail: &str) -> String {
     format!(
         "{method} / HTTP/1.1\r\nhost: {addr}\r\n{extra}user-agent: courier/{}\r\nte: trailers\r\n\
-         connection: TE, close\r\n{tail}\r\n",
-        env!("CARGO_PKG_VERSION")
+         connection: {}\r\n{tail}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        default_connection(method)
     )
 }
 
@@ -168,7 +169,7 @@ async fn empty_header_value_suppresses_the_default_user_agent() {
         assert_eq!(
             got[0].head,
             format!(
-                "GET / HTTP/1.1\r\nhost: {}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+                "GET / HTTP/1.1\r\nhost: {}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n",
                 server.addr
             )
         );

@@ -13,7 +13,7 @@ async fn get_sends_exact_default_head_and_reads_the_response() {
     assert_eq!(
         got[0].head,
         format!(
-            "GET /p?q=1 HTTP/1.1\r\nhost: {}\r\nuser-agent: courier/{}\r\nte: trailers\r\nconnection: TE, close\r\n\r\n",
+            "GET /p?q=1 HTTP/1.1\r\nhost: {}\r\nuser-agent: courier/{}\r\nte: trailers\r\nconnection: TE, keep-alive\r\n\r\n",
             server.addr,
             env!("CARGO_PKG_VERSION")
         )

@@ -1,6 +1,8 @@
 //! The HTTP client: `Client`, its builder and defaults, and the request path behind it.
 
 mod connect;
+mod events;
+mod pool;
 mod redirect;
 mod request;
 mod request_head;
@@ -8,12 +10,16 @@ mod response;
 mod run;
 
 pub use connect::{ConnectFuture, Connector, Target};
+pub use events::{ConnectionEvent, EventKind};
+pub use pool::{HostStats, PoolStats};
 pub use request::{RequestBuilder, RequestGuard};
 pub use response::{BodyHandle, Response};
 
 use crate::error::{Error, ErrorKind};
 use bytes::Bytes;
+use events::Observer;
 use http::HeaderValue;
+use pool::Pool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +31,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_USER_AGENT: &str = concat!("courier/", env!("CARGO_PKG_VERSION"));
 /// Bytes asked of the socket per read unless a request says otherwise.
 pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
+/// The seed's `$MAX_PER_HOST`: most connections per host (per pool key).
+pub const DEFAULT_MAX_PER_HOST: usize = 4;
+/// The seed's `$PERSISTENT_TIMEOUT`: how long an idle connection is kept.
+pub const DEFAULT_PERSISTENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// An HTTP client: defaults shared by the requests made through it. Cheap to clone.
 ///
@@ -46,13 +56,24 @@ pub struct Client {
     config: Arc<Config>,
 }
 
-/// Client-wide defaults; each request copies what it may override.
-#[derive(Debug)]
+/// Client-wide defaults and the connection pool; each request copies what it may override.
 pub(crate) struct Config {
     pub(crate) timeout: Duration,
     pub(crate) max_recurse: u32,
     pub(crate) user_agent: HeaderValue,
     pub(crate) read_buffer_size: usize,
+    pub(crate) pool: Pool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("timeout", &self.timeout)
+            .field("max_recurse", &self.max_recurse)
+            .field("user_agent", &self.user_agent)
+            .field("read_buffer_size", &self.read_buffer_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Client {
@@ -74,11 +95,31 @@ impl Client {
             max_recurse: DEFAULT_MAX_RECURSE,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+            max_per_host: DEFAULT_MAX_PER_HOST,
+            persistent_timeout: DEFAULT_PERSISTENT_TIMEOUT,
+            observer: None,
         }
     }
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Connections in use by a request right now (the seed's `$ACTIVE`): open or being
+    /// opened, not idle. Useful for load-levelling.
+    pub fn active(&self) -> usize {
+        self.config.pool.stats().active
+    }
+
+    /// What the pool holds: active, idle and queued counts, overall and per key.
+    ///
+    /// ```
+    /// let client = courier::Client::new();
+    /// let stats = client.pool_stats();
+    /// assert_eq!((stats.active, stats.idle, stats.queued), (0, 0, 0));
+    /// ```
+    pub fn pool_stats(&self) -> PoolStats {
+        self.config.pool.stats()
     }
 
     /// A request with any method (`Method::PATCH` or `"PATCH"`).
@@ -103,13 +144,28 @@ impl Client {
 }
 
 /// Configures a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ClientBuilder {
     timeout: Duration,
     max_recurse: u32,
     user_agent: String,
     read_buffer_size: usize,
+    max_per_host: usize,
+    persistent_timeout: Duration,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("timeout", &self.timeout)
+            .field("max_recurse", &self.max_recurse)
+            .field("user_agent", &self.user_agent)
+            .field("max_per_host", &self.max_per_host)
+            .field("persistent_timeout", &self.persistent_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -137,6 +193,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Most connections per host (seed: `$MAX_PER_HOST`, 4). Requests beyond it wait in a
+    /// first-come, first-served queue. Counted per pool key: scheme, host, port and
+    /// session id each get their own connections.
+    pub fn max_per_host(mut self, connections: usize) -> Self {
+        self.max_per_host = connections.max(1);
+        self
+    }
+
+    /// How long an idle persistent connection is kept (seed: `$PERSISTENT_TIMEOUT`, 3 s).
+    pub fn persistent_timeout(mut self, timeout: Duration) -> Self {
+        self.persistent_timeout = timeout;
+        self
+    }
+
+    /// Calls `observer` for every connection event: connect, reuse, retry, idle, close.
+    ///
+    /// ```
+    /// let client = courier::Client::builder()
+    ///     .on_connection_event(|event| eprintln!("{event}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn on_connection_event(
+        mut self,
+        observer: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.observer = Some(std::sync::Arc::new(observer));
+        self
+    }
+
     /// Builds the client; fails only for a User-Agent with control characters.
     pub fn build(self) -> Result<Client, Error> {
         let user_agent = HeaderValue::from_str(&self.user_agent)
@@ -146,6 +233,7 @@ impl ClientBuilder {
             max_recurse: self.max_recurse,
             user_agent,
             read_buffer_size: self.read_buffer_size,
+            pool: Pool::new(self.max_per_host, self.persistent_timeout, self.observer),
         };
         Ok(Client { config: Arc::new(config) })
     }

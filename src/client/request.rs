@@ -56,6 +56,10 @@ pub(crate) struct Options<'a> {
     pub(crate) want_body_handle: bool,
     pub(crate) on_prepare: Option<OnPrepare>,
     pub(crate) connector: Option<Arc<dyn Connector>>,
+    /// `None`: the default, persistent for idempotent methods only.
+    pub(crate) persistent: Option<bool>,
+    pub(crate) keepalive: bool,
+    pub(crate) session_id: Option<String>,
 }
 
 /// A request whose URL, method and headers have been checked.
@@ -80,6 +84,9 @@ impl<'a> RequestBuilder<'a> {
             want_body_handle: false,
             on_prepare: None,
             connector: None,
+            persistent: None,
+            keepalive: true,
+            session_id: None,
         };
         Self {
             client,
@@ -168,6 +175,29 @@ impl<'a> RequestBuilder<'a> {
     /// Makes connections with `connector` instead of TCP (the seed's `tcp_connect`).
     pub fn connector(mut self, connector: impl Connector) -> Self {
         self.options.connector = Some(Arc::new(connector));
+        self
+    }
+
+    /// Whether to reuse a cached connection and keep this one for later requests.
+    /// Default: on for idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), off for
+    /// the others, because only idempotent requests may be retried when a reused connection
+    /// turns out to have been closed by the server.
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.options.persistent = Some(persistent);
+        self
+    }
+
+    /// With `persistent`, also ask HTTP/1.0 servers to keep the connection open
+    /// (`Connection: keep-alive`). Default on.
+    pub fn keepalive(mut self, keepalive: bool) -> Self {
+        self.options.keepalive = keepalive;
+        self
+    }
+
+    /// Only connections made under the same session id are reused for this request
+    /// (e.g. one per user, or per credentials).
+    pub fn session_id(mut self, session: impl Into<String>) -> Self {
+        self.options.session_id = Some(session.into());
         self
     }
 
@@ -288,6 +318,15 @@ impl Request {
     /// Drops every caller header named in `names`.
     pub(crate) fn drop_headers(&mut self, names: &[HeaderName]) {
         self.headers.retain(|(name, value)| value.is_none() || !names.contains(name));
+    }
+
+    /// GET, HEAD, PUT, DELETE, OPTIONS and TRACE: repeating them does no more harm than
+    /// sending them once (RFC 9110 §9.2.2), so they may be retried.
+    pub(crate) fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+        )
     }
 
     /// Where to connect for this request.

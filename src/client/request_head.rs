@@ -10,10 +10,27 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::Method;
 use url::{Position, Url};
 
+/// What the Connection header asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Persistence {
+    /// `close`: one request, then the connection ends.
+    Close,
+    /// HTTP/1.1 persistence (the default, no token needed).
+    Persistent,
+    /// Persistent, and `keep-alive` for HTTP/1.0 servers.
+    KeepAlive,
+}
+
 /// Appends the request line and header fields for `request` to `dst`.
 ///
 /// `referer` is the URL of the response that redirected here, if any.
-pub(crate) fn write(request: &Request, referer: Option<&Url>, user_agent: &HeaderValue, dst: &mut Vec<u8>) {
+pub(crate) fn write(
+    request: &Request,
+    referer: Option<&Url>,
+    user_agent: &HeaderValue,
+    persistence: Persistence,
+    dst: &mut Vec<u8>,
+) {
     let mut defaults: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(6);
     let mut add_default = |name: HeaderName, value: Option<HeaderValue>| {
         if let (None, Some(value)) = (request.caller_header(&name), value) {
@@ -26,8 +43,15 @@ pub(crate) fn write(request: &Request, referer: Option<&Url>, user_agent: &Heade
     // We decode chunked trailers, so say so; TE is hop-by-hop and must be named in Connection.
     add_default(header::TE, Some(HeaderValue::from_static("trailers")));
     let sends_te = !matches!(request.caller_header(&header::TE), Some(None));
-    let connection = if sends_te { "TE, close" } else { "close" };
-    add_default(header::CONNECTION, Some(HeaderValue::from_static(connection)));
+    let connection = match (sends_te, persistence) {
+        (true, Persistence::Close) => Some("TE, close"),
+        (true, Persistence::Persistent) => Some("TE"),
+        (true, Persistence::KeepAlive) => Some("TE, keep-alive"),
+        (false, Persistence::Close) => Some("close"),
+        (false, Persistence::Persistent) => None,
+        (false, Persistence::KeepAlive) => Some("keep-alive"),
+    };
+    add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
     add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
     add_default(header::CONTENT_LENGTH, content_length(request));
 

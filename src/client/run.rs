@@ -2,16 +2,18 @@
 //! (skipping 1xx), then either follow the redirect or deliver the body.
 
 use super::connect::{self, ConnectPlan};
+use super::pool::{Lease, PoolKey};
 use super::redirect;
 use super::request::{OnBody, Options, Request};
-use super::request_head;
+use super::request_head::{self, Persistence};
 use super::response::{BodyHandle, Response};
 use super::Config;
 use crate::error::{Error, ErrorKind};
 use crate::h1::{self, limits::MAX_INTERIM_RESPONSES, BodyEvent, BodyMode, MessageKind, ResponseHead};
-use crate::io::{Connection, ReadError};
+use crate::io::{with_timeout, Connection, ReadError, Written};
 use bytes::{Bytes, BytesMut};
-use http::header;
+use http::header::{self, HeaderValue};
+use http::{StatusCode, Version};
 use std::time::Duration;
 use url::Url;
 
@@ -64,7 +66,8 @@ fn with_redirect_chain(mut response: Response, mut hops: Vec<Response>) -> Respo
     response
 }
 
-/// One hop: a fresh connection, the request, the final head, then body or redirect.
+/// One hop: a pooled or fresh connection, the request, the final head, then body or
+/// redirect; the connection goes back to the pool only after a clean, complete response.
 async fn exchange(
     request: &Request,
     referer: Option<&Url>,
@@ -73,22 +76,70 @@ async fn exchange(
     follow_redirects: bool,
 ) -> Hop {
     let url = request.url.as_str();
-    let plan = ConnectPlan {
-        timeout: options.timeout,
-        on_prepare: options.on_prepare.as_ref(),
-        connector: options.connector.as_ref(),
+    let persistent = options.persistent.unwrap_or_else(|| request.is_idempotent());
+    let persistence = match (persistent, options.keepalive) {
+        (false, _) => Persistence::Close,
+        (true, false) => Persistence::Persistent,
+        (true, true) => Persistence::KeepAlive,
     };
-    let io = match connect::connect(&request.target(), &plan).await {
-        Ok(io) => io,
-        Err(error) => return Hop::Final(Response::from_error(url, error)),
+    let target = request.target();
+    let key = PoolKey {
+        scheme: target.scheme.clone(),
+        host: target.host.clone(),
+        port: target.port,
+        session: options.session_id.clone(),
     };
-    let mut conn = Connection::new(io, options.read_buffer_size, options.timeout);
-    let head = match send_and_read_head(&mut conn, request, referer, config).await {
-        Ok(head) => head,
-        Err(error) => return Hop::Final(Response::from_error(url, error)),
+    // The activity timeout counts while the request waits for a slot, too.
+    let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
+    let mut lease = match with_timeout(options.timeout, waiting).await {
+        Ok(lease) => lease,
+        Err(cause) => {
+            let error = Error::new(ErrorKind::Connect, "wait for a connection slot").with_source(cause);
+            return Hop::Final(Response::from_error(url, error));
+        }
     };
+
+    let mut retried = false;
+    let (mut conn, head, fully_sent) = loop {
+        let (mut conn, reused) = match lease.take_cached() {
+            Some(conn) => (conn, true),
+            None => {
+                let plan = ConnectPlan {
+                    timeout: options.timeout,
+                    on_prepare: options.on_prepare.as_ref(),
+                    connector: options.connector.as_ref(),
+                };
+                match connect::connect(&target, &plan).await {
+                    Ok(io) => {
+                        lease.opened();
+                        (Connection::new(io, options.read_buffer_size, options.timeout), false)
+                    }
+                    Err(error) => return Hop::Final(Response::from_error(url, error)),
+                }
+            }
+        };
+        conn.configure(options.read_buffer_size, options.timeout);
+        let read_before = conn.bytes_read();
+        match send_and_read_head(&mut conn, request, referer, config, persistence).await {
+            Ok((head, fully_sent)) => break (conn, head, fully_sent),
+            Err(error) => {
+                // A cached connection the server closed meanwhile fails exactly like this:
+                // nothing came back. Only then, and only for idempotent requests, try once more.
+                let nothing_arrived = conn.bytes_read() == read_before;
+                if reused && !retried && request.is_idempotent() && nothing_arrived && !error.is_timeout() {
+                    retried = true;
+                    drop(conn);
+                    lease.retrying();
+                    continue;
+                }
+                return Hop::Final(Response::from_error(url, error));
+            }
+        }
+    };
+
     let kind = MessageKind::Response { request_method: &request.method, status: head.status.as_u16() };
     let framing = h1::body_mode(kind, head.version, &head.headers);
+    let keep_alive = persistent && fully_sent && server_keeps_alive(&head) && !caller_closes(request);
     let mut response = Response::from_head(url, head);
     let mode = match framing {
         Ok(mode) => mode,
@@ -97,13 +148,21 @@ async fn exchange(
             return Hop::Final(response.fail(error));
         }
     };
+    // A close-delimited body ends only when the connection does; a 101 hands the
+    // connection to another protocol.
+    let keep_alive = keep_alive
+        && mode != BodyMode::CloseDelimited
+        && response.status() != StatusCode::SWITCHING_PROTOCOLS;
 
     if follow_redirects && redirect::is_redirect(response.status()) {
         match redirect::location(response.headers()) {
             Err(error) => return Hop::Final(response.fail(error)),
             Ok(Some(location)) => {
                 return match read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT).await {
-                    Ok(()) => Hop::Redirect(response, location),
+                    Ok(complete) => {
+                        release(lease, conn, keep_alive && complete);
+                        Hop::Redirect(response, location)
+                    }
                     Err(error) => Hop::Final(response.fail(error)),
                 };
             }
@@ -119,51 +178,101 @@ async fn exchange(
             );
         }
     }
-    let switched = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
+    let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if options.want_body_handle && (!mode.is_empty() || switched) {
+        lease.hand_over();
         let (io, buffered) = conn.into_parts();
         response.body_handle = Some(BodyHandle::new(io, buffered.freeze()));
         return Hop::Final(response);
     }
     match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX).await {
-        Ok(()) => Hop::Final(response),
+        Ok(complete) => {
+            release(lease, conn, keep_alive && complete);
+            Hop::Final(response)
+        }
         Err(error) => Hop::Final(response.fail(error)),
     }
 }
 
-/// Writes the request and returns the final response head, honouring `Expect: 100-continue`.
+/// Returns a connection to the pool if it can serve another request, else closes it.
+fn release(lease: Lease, conn: Connection, reusable: bool) {
+    // Bytes after the response mean the server said more than it framed: never reuse that.
+    if reusable && !conn.has_unread_bytes() {
+        lease.check_in(conn);
+    }
+}
+
+/// HTTP/1.1 connections persist unless the server says `close`; HTTP/1.0 ones only if it
+/// says `keep-alive` (RFC 9112 §9.3).
+fn server_keeps_alive(head: &ResponseHead) -> bool {
+    let says = |token: &str| has_token(head.headers.get_all(header::CONNECTION), token);
+    if head.version == Version::HTTP_10 {
+        says("keep-alive") && !says("close")
+    } else {
+        !says("close")
+    }
+}
+
+/// True when the caller's own Connection header asks to close.
+fn caller_closes(request: &Request) -> bool {
+    request.headers.iter().any(|(name, value)| {
+        name == header::CONNECTION && value.as_ref().is_some_and(|value| has_token([value], "close"))
+    })
+}
+
+fn has_token<'v>(values: impl IntoIterator<Item = &'v HeaderValue>, token: &str) -> bool {
+    values.into_iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Writes the request and returns the final response head, honouring `Expect: 100-continue`,
+/// and whether the whole request went out (a server may answer before the body is sent).
 async fn send_and_read_head(
     conn: &mut Connection,
     request: &Request,
     referer: Option<&Url>,
     config: &Config,
-) -> Result<ResponseHead, Error> {
+    persistence: Persistence,
+) -> Result<(ResponseHead, bool), Error> {
     let mut out = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
-    request_head::write(request, referer, &config.user_agent, &mut out);
+    request_head::write(request, referer, &config.user_agent, persistence, &mut out);
     let body = &request.body;
     let mut interim_seen = 0;
-    if !body.is_empty() && expects_continue(request) {
-        conn.write_all(&out).await.map_err(send_error)?;
-        let waited =
-            tokio::time::timeout(CONTINUE_WAIT, read_final_head(conn, request, true, &mut interim_seen))
-                .await;
-        match waited {
-            // 100 Continue, or no answer in time: send the body.
-            Ok(Ok(None)) | Err(_) => {}
-            // The server answered without wanting the body (e.g. 417, 401, 413).
-            Ok(Ok(Some(head))) => return Ok(head),
-            Ok(Err(error)) => return Err(error),
+    let written = if !body.is_empty() && expects_continue(request) {
+        let head_written = conn.write_request(&out).await.map_err(send_error)?;
+        if head_written == Written::ResponseArrived {
+            Written::ResponseArrived
+        } else {
+            let waited =
+                tokio::time::timeout(CONTINUE_WAIT, read_final_head(conn, request, true, &mut interim_seen))
+                    .await;
+            match waited {
+                // 100 Continue, or no answer in time: send the body.
+                Ok(Ok(None)) | Err(_) => conn.write_request(body).await.map_err(send_error)?,
+                // The server answered without wanting the body (e.g. 417, 401, 413).
+                Ok(Ok(Some(head))) => return Ok((head, false)),
+                Ok(Err(error)) => return Err(error),
+            }
         }
-        conn.write_all(body).await.map_err(send_error)?;
     } else if body.len() <= INLINE_BODY_LIMIT {
         out.extend_from_slice(body);
-        conn.write_all(&out).await.map_err(send_error)?;
+        conn.write_request(&out).await.map_err(send_error)?
     } else {
-        conn.write_all(&out).await.map_err(send_error)?;
-        conn.write_all(body).await.map_err(send_error)?;
-    }
-    let head = read_final_head(conn, request, false, &mut interim_seen).await?;
-    Ok(head.unwrap_or_else(|| unreachable!("only stops at 100 when asked to")))
+        match conn.write_request(&out).await.map_err(send_error)? {
+            Written::Complete => conn.write_request(body).await.map_err(send_error)?,
+            early => early,
+        }
+    };
+    let head = loop {
+        if let Some(head) = read_final_head(conn, request, false, &mut interim_seen).await? {
+            break head;
+        }
+    };
+    Ok((head, written == Written::Complete))
 }
 
 /// Reads heads until a final one, skipping interim 1xx responses. With `stop_at_continue`,
@@ -204,13 +313,14 @@ fn expects_continue(request: &Request) -> bool {
 }
 
 /// Reads the body into `response` (or through `on_body`), keeping at most `keep` bytes.
+/// `Ok(true)` when the body was read to its end, `Ok(false)` when it was cut at `keep`.
 async fn read_body(
     conn: &mut Connection,
     response: &mut Response,
     mode: BodyMode,
     mut on_body: Option<&mut OnBody<'_>>,
     keep: usize,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
     let mut collected = BodyCollector::new(mode);
     let outcome = loop {
@@ -226,14 +336,14 @@ async fn read_body(
                         // Only redirect hops set a limit; their connection is not reused,
                         // so the unread rest of the body can simply be left behind.
                         collected.push(data.slice(..keep - collected.len()));
-                        break Ok(());
+                        break Ok(false);
                     }
                     collected.push(data);
                 }
             },
             Ok(BodyEvent::End(trailers)) => {
                 response.trailers = trailers;
-                break Ok(());
+                break Ok(true);
             }
             Err(error) => break Err(body_error(error)),
         }

@@ -219,3 +219,13 @@ pub async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// The Connection header courier sends by default for `method`: persistent (with the
+/// HTTP/1.0 keep-alive token) for idempotent methods, `close` for the others. TE is listed
+/// because courier sends `TE: trailers`, a hop-by-hop field.
+pub fn default_connection(method: &str) -> &'static str {
+    match method {
+        "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE" => "TE, keep-alive",
+        _ => "TE, close",
+    }
+}

@@ -1,0 +1,453 @@
+//! The connection pool: a per-key connection limit with a FIFO queue, and the idle cache.
+//!
+//! A *slot* is the right to hold one open connection for a [`PoolKey`]; at most
+//! `max_per_host` slots exist per key. A request takes a [`Lease`] (a slot, plus an idle
+//! connection when one is cached), connects if it has to, and when it is done either checks
+//! the connection back in (read cleanly to the end, reusable) or drops the lease: the socket
+//! closes and the slot goes straight to the first waiter, so the limit holds at every moment.
+//!
+//! One reaper task per pool watches the idle connections: it closes them when they have been
+//! idle for `persistent_timeout`, and as soon as the peer closes them (it is woken by their
+//! read readiness, so nothing is ever written to find out).
+
+use super::events::{ConnectionEvent, EventKind, Observer};
+
+/// Why the pool closed an idle connection.
+const PEER_CLOSED: &str = "idle connection was closed by the peer";
+use crate::io::Connection;
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// What a cached connection must match to be reused. Connections made for one key are
+/// never handed to a request with another.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) scheme: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The request's session id: only connections made under the same id are reused.
+    pub(crate) session: Option<String>,
+}
+
+/// Counts for one pool key, from [`Client::pool_stats`](crate::Client::pool_stats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStats {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host as in the URL.
+    pub host: String,
+    /// The port, default filled in.
+    pub port: u16,
+    /// The session id the connections were made under.
+    pub session: Option<String>,
+    /// Slots in use: open connections plus connections being opened (≤ `max_per_host`).
+    pub open: usize,
+    /// Open connections waiting in the cache for the next request.
+    pub idle: usize,
+    /// Requests waiting for a slot.
+    pub queued: usize,
+}
+
+/// A snapshot of the pool, from [`Client::pool_stats`](crate::Client::pool_stats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections in use by a request (open or being opened): the seed's `$ACTIVE`.
+    pub active: usize,
+    /// Idle connections in the cache.
+    pub idle: usize,
+    /// Requests waiting for a slot.
+    pub queued: usize,
+    /// The same counts per key, for keys with anything open or queued.
+    pub hosts: Vec<HostStats>,
+}
+
+/// A client's pool. Cheap to clone; all clones share the same connections.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Most slots per key (the seed's `$MAX_PER_HOST`).
+    max_per_host: usize,
+    /// How long a connection may sit idle before it is closed (`$PERSISTENT_TIMEOUT`).
+    idle_timeout: Duration,
+    /// Told about connects, reuses, retries, check-ins and closes.
+    observer: Option<Observer>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    hosts: HashMap<PoolKey, Host>,
+    /// Source of connection and waiter ids.
+    next_id: u64,
+    /// The reaper task watching the idle connections, if one was started. It can end
+    /// without telling us (its runtime shut down), so liveness is `!is_finished()`.
+    reaper: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Host {
+    /// Slots in use: open connections (idle or not) plus ones being opened.
+    slots: usize,
+    /// Idle connections, oldest first. Never non-empty while `waiters` is: a connection
+    /// that comes back while someone waits goes to them instead.
+    idle: VecDeque<Idle>,
+    /// Requests waiting for a slot, first come first served.
+    waiters: VecDeque<Waiter>,
+}
+
+struct Idle {
+    connection: Connection,
+    id: u64,
+    since: Instant,
+}
+
+struct Waiter {
+    id: u64,
+    grant: oneshot::Sender<Lease>,
+}
+
+/// A request's hold on a slot. The request owns the connection itself while it uses it.
+///
+/// Dropping the lease frees the slot (the request drops its connection, closing it);
+/// [`check_in`](Self::check_in) instead returns the connection for the next request.
+pub(crate) struct Lease {
+    shared: Arc<Shared>,
+    key: PoolKey,
+    /// A cached connection handed over with the slot, until the request takes it.
+    cached: Option<(Connection, u64)>,
+    /// The id of the connection the request is using, for events.
+    connection_id: Option<u64>,
+    /// False once the slot has been passed on (so `Drop` must not release it again).
+    armed: bool,
+}
+
+impl Pool {
+    pub(crate) fn new(max_per_host: usize, idle_timeout: Duration, observer: Option<Observer>) -> Self {
+        let shared =
+            Shared { max_per_host: max_per_host.max(1), idle_timeout, observer, state: Mutex::default() };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// Waits for a slot for `key` (first come, first served) and returns it, with a cached
+    /// connection when `reuse` allows one and a live one is idle. Cancel-safe: dropping the
+    /// future leaves the queue at once.
+    pub(crate) async fn acquire(&self, key: &PoolKey, reuse: bool) -> Lease {
+        loop {
+            let (waiter_id, granted) = match self.shared.try_acquire(key, reuse) {
+                Ok(lease) => return lease,
+                Err(queued) => queued,
+            };
+            let mut queued = QueuedGuard { shared: &self.shared, key, id: Some(waiter_id) };
+            if let Ok(lease) = granted.await {
+                queued.id = None;
+                return lease;
+            }
+            // The sender vanished without a grant (cannot happen while the pool lives);
+            // queue again rather than fail.
+        }
+    }
+
+    /// Counts of what is open, idle and queued.
+    pub(crate) fn stats(&self) -> PoolStats {
+        let state = self.shared.lock();
+        let mut stats = PoolStats::default();
+        for (key, host) in &state.hosts {
+            let busy = host.slots - host.idle.len();
+            stats.active += busy;
+            stats.idle += host.idle.len();
+            stats.queued += host.waiters.len();
+            stats.hosts.push(HostStats {
+                scheme: key.scheme.clone(),
+                host: key.host.clone(),
+                port: key.port,
+                session: key.session.clone(),
+                open: host.slots,
+                idle: host.idle.len(),
+                queued: host.waiters.len(),
+            });
+        }
+        stats.hosts.sort_by(|a, b| (&a.host, a.port, &a.scheme).cmp(&(&b.host, b.port, &b.scheme)));
+        stats
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves counts that are still consistent
+        // (every update is a single step), so carry on rather than poison every request.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the observer, if any. Never called with the state locked: an observer may
+    /// well ask for `stats()`.
+    fn notify(&self, kind: EventKind, key: &PoolKey, id: u64) {
+        if let Some(observer) = &self.observer {
+            observer(&ConnectionEvent::new(kind, key, id));
+        }
+    }
+
+    /// A lease at once if a slot is free, else a place in the queue.
+    #[allow(clippy::type_complexity)]
+    fn try_acquire(
+        self: &Arc<Self>,
+        key: &PoolKey,
+        reuse: bool,
+    ) -> Result<Lease, (u64, oneshot::Receiver<Lease>)> {
+        let mut events = Vec::new();
+        let mut closed = Vec::new();
+        let outcome = {
+            let mut state = self.lock();
+            let State { hosts, next_id, .. } = &mut *state;
+            let host = hosts.entry(key.clone()).or_default();
+            let mut reused = None;
+            if reuse {
+                // Newest first: the connection least likely to have been closed meanwhile.
+                let mut probe = Context::from_waker(Waker::noop());
+                while let Some(mut idle) = host.idle.pop_back() {
+                    if idle.since.elapsed() < self.idle_timeout && idle.connection.poll_idle(&mut probe) {
+                        reused = Some((idle.connection, idle.id));
+                        break;
+                    }
+                    host.slots -= 1;
+                    events.push((EventKind::Close(PEER_CLOSED), idle.id));
+                    closed.push(idle.connection);
+                }
+            }
+            if let Some(connection) = reused {
+                Ok(Lease {
+                    shared: self.clone(),
+                    key: key.clone(),
+                    cached: Some(connection),
+                    connection_id: None,
+                    armed: true,
+                })
+            } else if host.slots < self.max_per_host {
+                host.slots += 1;
+                Ok(Lease {
+                    shared: self.clone(),
+                    key: key.clone(),
+                    cached: None,
+                    connection_id: None,
+                    armed: true,
+                })
+            } else {
+                *next_id += 1;
+                let (grant, granted) = oneshot::channel();
+                host.waiters.push_back(Waiter { id: *next_id, grant });
+                Err((*next_id, granted))
+            }
+        };
+        drop(closed);
+        for (kind, id) in events {
+            self.notify(kind, key, id);
+        }
+        outcome
+    }
+
+    /// Returns a slot, with its connection if that can be reused: to the first waiter if
+    /// there is one, else to the idle cache (connection) or the free count (no connection).
+    fn give_back(self: &Arc<Self>, key: &PoolKey, mut connection: Option<(Connection, u64)>) {
+        let mut idle_id = None;
+        {
+            let mut state = self.lock();
+            let Some(host) = state.hosts.get_mut(key) else { return };
+            let mut handed_over = false;
+            while let Some(waiter) = host.waiters.pop_front() {
+                let lease = Lease {
+                    shared: self.clone(),
+                    key: key.clone(),
+                    cached: connection.take(),
+                    connection_id: None,
+                    armed: true,
+                };
+                match waiter.grant.send(lease) {
+                    Ok(()) => {
+                        handed_over = true;
+                        break;
+                    }
+                    // That waiter was cancelled a moment ago: take the lease back, try the next.
+                    Err(mut lease) => {
+                        lease.armed = false;
+                        connection = lease.cached.take();
+                    }
+                }
+            }
+            let mut start_reaper = false;
+            if !handed_over {
+                match connection {
+                    Some((connection, id)) => {
+                        host.idle.push_back(Idle { connection, id, since: Instant::now() });
+                        idle_id = Some(id);
+                        start_reaper = state.reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
+                    }
+                    None => {
+                        host.slots -= 1;
+                        if host.slots == 0 && host.waiters.is_empty() {
+                            state.hosts.remove(key);
+                        }
+                    }
+                }
+            }
+            if start_reaper {
+                // Outside a tokio runtime there is no reaper; idle connections then expire
+                // when the next request looks at them.
+                state.reaper = tokio::runtime::Handle::try_current()
+                    .ok()
+                    .map(|runtime| runtime.spawn(reap(Arc::downgrade(self))));
+            }
+        };
+        if let Some(id) = idle_id {
+            self.notify(EventKind::Idle, key, id);
+        }
+    }
+
+    /// The reaper's pass: closes expired and peer-closed idle connections (registering
+    /// `cx` on the others), and says when the next one expires; `None` when none are idle.
+    fn sweep(&self, cx: &mut Context<'_>) -> Option<Instant> {
+        let mut closed = Vec::new();
+        let mut next_expiry: Option<Instant> = None;
+        {
+            let mut state = self.lock();
+            let now = Instant::now();
+            for (key, host) in state.hosts.iter_mut() {
+                let mut kept = VecDeque::with_capacity(host.idle.len());
+                for mut idle in host.idle.drain(..) {
+                    let expiry = idle.since + self.idle_timeout;
+                    let reason = if expiry <= now {
+                        "idle timeout"
+                    } else if !idle.connection.poll_idle(cx) {
+                        PEER_CLOSED
+                    } else {
+                        next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
+                        kept.push_back(idle);
+                        continue;
+                    };
+                    host.slots -= 1;
+                    closed.push((key.clone(), idle, reason));
+                }
+                host.idle = kept;
+            }
+            state.hosts.retain(|_, host| host.slots > 0 || !host.waiters.is_empty());
+            if next_expiry.is_none() {
+                state.reaper = None;
+            }
+        }
+        // Sockets close and the observer hears of it with the lock released.
+        for (key, idle, reason) in closed {
+            drop(idle.connection);
+            self.notify(EventKind::Close(reason), &key, idle.id);
+        }
+        next_expiry
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut state = self.lock();
+        state.next_id += 1;
+        state.next_id
+    }
+}
+
+/// The reaper: sleeps until the next idle connection expires or any idle peer closes, then
+/// sweeps. Holds the pool weakly, so a dropped client takes its idle sockets with it.
+async fn reap(pool: Weak<Shared>) {
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    poll_fn(|cx| loop {
+        let Some(shared) = pool.upgrade() else { return Poll::Ready(()) };
+        let Some(next_expiry) = shared.sweep(cx) else { return Poll::Ready(()) };
+        timer.as_mut().reset(next_expiry);
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+    })
+    .await
+}
+
+/// Removes a cancelled request from the queue, so it leaves at once and never gets a slot.
+struct QueuedGuard<'a> {
+    shared: &'a Arc<Shared>,
+    key: &'a PoolKey,
+    id: Option<u64>,
+}
+
+impl Drop for QueuedGuard<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        let mut state = self.shared.lock();
+        if let Some(host) = state.hosts.get_mut(self.key) {
+            host.waiters.retain(|waiter| waiter.id != id);
+        }
+        // If a grant was already sent, the lease inside the dropped receiver frees the slot
+        // again through its own Drop.
+    }
+}
+
+impl Lease {
+    /// The cached connection that came with the slot, if any (the observer hears "reuse").
+    pub(crate) fn take_cached(&mut self) -> Option<Connection> {
+        let (connection, id) = self.cached.take()?;
+        self.connection_id = Some(id);
+        self.shared.notify(EventKind::Reuse, &self.key, id);
+        Some(connection)
+    }
+
+    /// The request opened a new connection under this slot.
+    pub(crate) fn opened(&mut self) {
+        let id = self.shared.next_id();
+        self.connection_id = Some(id);
+        self.shared.notify(EventKind::Connect, &self.key, id);
+    }
+
+    /// The request dropped a reused connection that failed before any response byte and
+    /// will retry on a new one under the same slot.
+    pub(crate) fn retrying(&mut self) {
+        if let Some(id) = self.connection_id.take() {
+            self.shared.notify(EventKind::Close("failed before any response byte"), &self.key, id);
+            self.shared.notify(EventKind::Retry, &self.key, id);
+        }
+    }
+
+    /// The connection goes to the caller for good (a body handle): it leaves the pool and
+    /// the slot is freed.
+    pub(crate) fn hand_over(mut self) {
+        if let Some(id) = self.connection_id.take() {
+            self.shared.notify(EventKind::Close("handed to the caller"), &self.key, id);
+        }
+    }
+
+    /// The response was read cleanly to the end: `connection` can serve the next request.
+    pub(crate) fn check_in(mut self, connection: Connection) {
+        self.armed = false;
+        let id = self.connection_id.take().unwrap_or_else(|| self.shared.next_id());
+        self.shared.give_back(&self.key, Some((connection, id)));
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // A cached connection nobody took (the request failed first) closes with the lease.
+        let untouched = self.cached.take().map(|(connection, id)| {
+            drop(connection);
+            id
+        });
+        if let Some(id) = self.connection_id.take().or(untouched) {
+            self.shared.notify(
+                EventKind::Close("closed after its request (not reusable, failed or cancelled)"),
+                &self.key,
+                id,
+            );
+        }
+        self.shared.give_back(&self.key, None);
+    }
+}
