@@ -1,7 +1,7 @@
 //! A small curl for trying courier by hand.
 //!
 //! ```text
-//! cargo run --example fetch -- [OPTIONS] URL
+//! cargo run --example fetch -- [OPTIONS] URL...
 //!   -X METHOD          request method (default GET, or POST with -d)
 //!   -H 'Name: value'   add a header (repeatable); 'Name:' with no value suppresses a default
 //!   -d DATA            request body; @FILE reads it from a file
@@ -10,14 +10,22 @@
 //!   -I                 HEAD request; prints the status line and headers
 //!   --max-redirs N     follow at most N redirects (default 10)
 //!   -m SECS            activity timeout in seconds (default 300)
+//!   --parallel N       keep N requests in flight (default 1: one after another)
+//!   -v                 print connection events (connect, reuse, retry, idle, close) to stderr
 //! ```
 //!
-//! Exit status: 0 when the final status is below 400, 1 for 400..=589, and `status - 500`
-//! (95..=99) for courier's pseudo-statuses, with the reason on stderr.
+//! Several URLs are fetched on one client, so persistent connections are reused between
+//! them. Each `-o` goes with the URL in the same position, as in curl; URLs without one
+//! print to stdout.
+//!
+//! Exit status: 0 when every final status is below 400, 1 for 400..=589, and `status - 500`
+//! (95..=99) for courier's pseudo-statuses, with the reason on stderr. With several URLs,
+//! the first failing URL decides.
 
 use std::fs::File;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the command line asked for.
@@ -25,30 +33,33 @@ struct Args {
     method: Option<String>,
     headers: Vec<(String, Option<String>)>,
     data: Option<Vec<u8>>,
-    output: Option<String>,
+    outputs: Vec<String>,
     include_head: bool,
     head_only: bool,
     max_redirects: Option<u32>,
     timeout: Option<Duration>,
-    url: String,
+    parallel: usize,
+    verbose: bool,
+    urls: Vec<String>,
 }
 
-const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE] [-i] [-I] \
-                     [--max-redirs N] [-m SECS] URL";
+const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         method: None,
         headers: Vec::new(),
         data: None,
-        output: None,
+        outputs: Vec::new(),
         include_head: false,
         head_only: false,
         max_redirects: None,
         timeout: None,
-        url: String::new(),
+        parallel: 1,
+        verbose: false,
+        urls: Vec::new(),
     };
-    let mut url = None;
     while let Some(arg) = argv.next() {
         let mut value = |flag: &str| argv.next().ok_or_else(|| format!("{flag} needs a value"));
         match arg.as_str() {
@@ -69,7 +80,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     None => data.into_bytes(),
                 });
             }
-            "-o" | "--output" => args.output = Some(value("-o")?),
+            "-o" | "--output" => args.outputs.push(value("-o")?),
             "-i" | "--include" => args.include_head = true,
             "-I" | "--head" => args.head_only = true,
             "--max-redirs" => {
@@ -85,16 +96,73 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err(format!("-m {secs:?}: expected seconds, at least 0.001")),
                 }
             }
+            "--parallel" => {
+                let n = value("--parallel")?;
+                let parsed = n.parse().ok().filter(|&n: &usize| n > 0);
+                args.parallel =
+                    parsed.ok_or_else(|| format!("--parallel {n:?}: expected a positive number"))?;
+            }
+            "-v" | "--verbose" => args.verbose = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}\n{USAGE}"))
             }
-            _ if url.is_some() => return Err(format!("only one URL, please\n{USAGE}")),
-            _ => url = Some(arg),
+            _ => args.urls.push(arg),
         }
     }
-    args.url = url.ok_or_else(|| USAGE.to_owned())?;
+    if args.urls.is_empty() {
+        return Err(USAGE.to_owned());
+    }
+    if args.outputs.len() > args.urls.len() {
+        return Err(format!("{} -o options for {} URLs\n{USAGE}", args.outputs.len(), args.urls.len()));
+    }
     Ok(args)
+}
+
+fn lock(sink: &Mutex<Sink>) -> std::sync::MutexGuard<'_, Sink> {
+    sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where one response's output goes.
+enum Sink {
+    /// Straight to stdout as it arrives.
+    Stdout,
+    /// To the `-o` file as it arrives (the head, if asked for, still goes to stdout).
+    File(File),
+    /// Collected, then printed whole (parallel runs).
+    Buffer(Vec<u8>),
+}
+
+impl Sink {
+    fn head(&mut self, text: &str) {
+        match self {
+            Self::Buffer(buffer) => buffer.extend_from_slice(text.as_bytes()),
+            Self::Stdout | Self::File(_) => print!("{text}"),
+        }
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Stdout => std::io::stdout().write_all(chunk),
+            Self::File(file) => file.write_all(chunk),
+            Self::Buffer(buffer) => {
+                buffer.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Self::Stdout => std::io::stdout().flush(),
+            Self::File(mut file) => file.flush(),
+            Self::Buffer(buffer) => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(&buffer)?;
+                stdout.flush()
+            }
+        }
+    }
 }
 
 /// The status line and header fields, as curl -i prints them (except that repeats of one
@@ -115,21 +183,55 @@ fn head_text(res: &courier::Response) -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
+        Ok(args) => Arc::new(args),
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
-    let mut sink: Box<dyn Write + Send> = match &args.output {
+    let mut builder = courier::Client::builder();
+    if args.verbose {
+        builder = builder.on_connection_event(|event| eprintln!("* {event}"));
+    }
+    let client = builder.build().unwrap_or_else(|_| unreachable!("the default user agent is valid"));
+
+    // Fetch in URL order, keeping at most `--parallel` in flight; the first failing URL
+    // (in URL order) decides the exit status.
+    let mut codes = vec![0u8; args.urls.len()];
+    let mut running = tokio::task::JoinSet::new();
+    for index in 0..args.urls.len() {
+        if running.len() == args.parallel {
+            if let Some(Ok((done, code))) = running.join_next().await {
+                codes[done] = code;
+            }
+        }
+        let (client, args) = (client.clone(), args.clone());
+        running.spawn(async move { (index, fetch_one(&client, &args, index).await) });
+    }
+    while let Some(joined) = running.join_next().await {
+        if let Ok((done, code)) = joined {
+            codes[done] = code;
+        }
+    }
+    ExitCode::from(codes.into_iter().find(|&code| code != 0).unwrap_or(0))
+}
+
+/// Fetches `args.urls[index]`, writing its body to its `-o` file or stdout; returns the
+/// exit code for it.
+async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
+    let url = &args.urls[index];
+    let sink = match args.outputs.get(index) {
         Some(path) => match File::create(path) {
-            Ok(file) => Box::new(file),
+            Ok(file) => Sink::File(file),
             Err(e) => {
                 eprintln!("fetch: -o {path}: {e}");
-                return ExitCode::from(2);
+                return 2;
             }
         },
-        None => Box::new(std::io::stdout()),
+        // With several requests in flight, a stdout response is printed whole when it is
+        // done, so bodies never interleave.
+        None if args.parallel > 1 => Sink::Buffer(Vec::new()),
+        None => Sink::Stdout,
     };
     let method = match (&args.method, args.head_only, &args.data) {
         (Some(method), _, _) => method.clone(),
@@ -137,7 +239,7 @@ async fn main() -> ExitCode {
         (None, false, Some(_)) => "POST".to_owned(),
         (None, false, None) => "GET".to_owned(),
     };
-    let mut request = courier::request(&method, &args.url);
+    let mut request = client.request(&method, url);
     for (name, value) in &args.headers {
         request = match value {
             Some(value) => request.header(name, value),
@@ -154,18 +256,20 @@ async fn main() -> ExitCode {
         request = request.timeout(timeout);
     }
 
-    // The head goes to stdout before the body when asked; the body streams to the sink
-    // as it arrives, so large downloads never sit in memory.
+    // The head goes out before the body when asked; the body streams to the sink as it
+    // arrives, so large downloads never sit in memory.
+    // Both callbacks write to the sink; a mutex lets them share it (uncontended).
     let show_head = args.include_head || args.head_only;
+    let sink = Mutex::new(sink);
     let mut write_failed = None;
     let res = request
         .on_header(|res| {
             if show_head {
-                print!("{}", head_text(res));
+                lock(&sink).head(&head_text(res));
             }
             true
         })
-        .on_body(|chunk, _res| match sink.write_all(chunk) {
+        .on_body(|chunk, _res| match lock(&sink).write(chunk) {
             Ok(()) => true,
             Err(e) => {
                 write_failed = Some(e);
@@ -174,11 +278,14 @@ async fn main() -> ExitCode {
         })
         .send()
         .await;
-    let _ = sink.flush();
+    let sink = sink.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Err(e) = sink.finish() {
+        write_failed.get_or_insert(e);
+    }
 
     let status = res.status().as_u16();
     if let Some(e) = write_failed {
-        eprintln!("fetch: writing the body failed: {e}");
+        eprintln!("fetch: writing the body of {url} failed: {e}");
     }
     if res.is_error() {
         eprintln!("fetch: {status} {}", res.reason());
@@ -192,8 +299,8 @@ async fn main() -> ExitCode {
     }
     // 95..99 only for courier's own failures: a server may really answer 597.
     match status {
-        595..=599 if res.is_error() => ExitCode::from((status - 500) as u8),
-        0..=399 => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
+        595..=599 if res.is_error() => (status - 500) as u8,
+        0..=399 => 0,
+        _ => 1,
     }
 }

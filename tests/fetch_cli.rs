@@ -1,3 +1,7 @@
+//! The `fetch` example's command line: flags, output and exit codes, against scripted servers.
+//! Plain `cargo test` builds the example first; `cargo test --test fetch_cli` alone may run a
+//! stale binary.
+
 mod support;
 use support::*;
 
@@ -281,8 +285,8 @@ async fn max_time_against_a_silent_server_exits_96() {
 #[tokio::test]
 async fn usage_errors_exit_2() {
     within(async {
-        let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE] [-i] [-I] \
-                     [--max-redirs N] [-m SECS] URL\n";
+        let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -341,6 +345,114 @@ async fn redirects_are_followed_by_default() {
         assert_eq!(out.stdout, b"arrived");
         let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
         assert_eq!(targets, ["/", "/next"]);
+    })
+    .await;
+}
+
+/// A keep-alive server: answers every request on a connection with its target as the body,
+/// `404` for `/missing`, until the client closes.
+async fn keep_alive_server() -> Scripted {
+    Scripted::start(|mut peer| async move {
+        while let Some(request) = peer.read_request().await {
+            let (status, body) = match request.target.as_str() {
+                "/missing" => ("404 Not Found", "no\n".to_owned()),
+                target => ("200 OK", format!("{target}\n")),
+            };
+            peer.write(format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}", body.len())).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn several_urls_share_one_connection_and_verbose_shows_it() {
+    within(async {
+        let server = keep_alive_server().await;
+        let out = fetch(&["-v", &server.url("/one"), &server.url("/two"), &server.url("/three")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "/one\n/two\n/three\n");
+        assert_eq!(server.connects(), 1);
+        let target = format!("http://{}", server.addr);
+        let events: Vec<String> = stderr(&out).lines().map(str::to_owned).collect();
+        assert_eq!(
+            events,
+            [
+                format!("* connect #1 {target}"),
+                format!("* idle #1 {target}"),
+                format!("* reuse #1 {target}"),
+                format!("* idle #1 {target}"),
+                format!("* reuse #1 {target}"),
+                format!("* idle #1 {target}"),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_output_goes_with_the_url_in_its_position() {
+    within(async {
+        let server = keep_alive_server().await;
+        let file = TempFile(temp_path("first-of-two"));
+        let path = file.0.to_str().unwrap().to_owned();
+        let out = fetch(&["-o", &path, &server.url("/to-file"), &server.url("/to-stdout")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(std::fs::read(&file.0).unwrap(), b"/to-file\n");
+        assert_eq!(stdout(&out), "/to-stdout\n");
+
+        let out = fetch(&["-o", "a", "-o", "b", &server.url("/only-one")]).await;
+        assert_eq!(code(&out), Some(2));
+        assert!(stderr(&out).starts_with("2 -o options for 1 URLs\n"), "{}", stderr(&out));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parallel_keeps_several_in_flight_and_prints_each_body_whole() {
+    within(async {
+        let server = keep_alive_server().await;
+        let urls: Vec<String> = (1..=6).map(|i| server.url(&format!("/{i}"))).collect();
+        let mut args = vec!["--parallel", "3", "-i"];
+        args.extend(urls.iter().map(String::as_str));
+        let out = fetch(&args).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        // Each response is printed whole (head then body), in whatever order they finish.
+        let mut printed: Vec<String> = stdout(&out)
+            .split("HTTP/1.1 200 OK\r\ncontent-length: ")
+            .filter(|part| !part.is_empty())
+            .map(str::to_owned)
+            .collect();
+        printed.sort();
+        let expected: Vec<String> = (1..=6).map(|i| format!("3\r\n\r\n/{i}\n")).collect();
+        assert_eq!(printed, expected);
+        assert!(server.connects() <= 3, "{} connections for --parallel 3", server.connects());
+        assert_eq!(server.requests().len(), 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_failing_url_decides_the_exit_status() {
+    within(async {
+        let server = keep_alive_server().await;
+        let refused = format!("http://127.0.0.1:{}/", closed_port().await);
+        let out = fetch(&[&server.url("/fine"), &server.url("/missing"), &refused]).await;
+        assert_eq!(code(&out), Some(1), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "/fine\nno\n");
+        let out = fetch(&[&refused, &server.url("/missing")]).await;
+        assert_eq!(code(&out), Some(95), "stderr: {}", stderr(&out));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parallel_must_be_a_positive_number() {
+    within(async {
+        for bad in ["0", "-2", "many"] {
+            let out = fetch(&["--parallel", bad, "http://127.0.0.1:1/"]).await;
+            assert_eq!(code(&out), Some(2), "--parallel {bad}");
+            assert!(stderr(&out).starts_with(&format!("--parallel {bad:?}: expected a positive number")));
+        }
     })
     .await;
 }

@@ -423,6 +423,14 @@ impl Lease {
         }
     }
 
+    /// The connection cannot serve another request: close it (saying why) and free the slot.
+    pub(crate) fn close(mut self, connection: Connection, reason: &'static str) {
+        drop(connection);
+        if let Some(id) = self.connection_id.take() {
+            self.shared.notify(EventKind::Close(reason), &self.key, id);
+        }
+    }
+
     /// The response was read cleanly to the end: `connection` can serve the next request.
     pub(crate) fn check_in(mut self, connection: Connection) {
         self.armed = false;

@@ -139,7 +139,6 @@ async fn exchange(
 
     let kind = MessageKind::Response { request_method: &request.method, status: head.status.as_u16() };
     let framing = h1::body_mode(kind, head.version, &head.headers);
-    let keep_alive = persistent && fully_sent && server_keeps_alive(&head) && !caller_closes(request);
     let mut response = Response::from_head(url, head);
     let mode = match framing {
         Ok(mode) => mode,
@@ -148,11 +147,7 @@ async fn exchange(
             return Hop::Final(response.fail(error));
         }
     };
-    // A close-delimited body ends only when the connection does; a 101 hands the
-    // connection to another protocol.
-    let keep_alive = keep_alive
-        && mode != BodyMode::CloseDelimited
-        && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+    let reuse = Reuse { persistent, fully_sent, mode };
 
     if follow_redirects && redirect::is_redirect(response.status()) {
         match redirect::location(response.headers()) {
@@ -160,7 +155,7 @@ async fn exchange(
             Ok(Some(location)) => {
                 return match read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT).await {
                     Ok(complete) => {
-                        release(lease, conn, keep_alive && complete);
+                        reuse.release(lease, conn, request, &response, complete);
                         Hop::Redirect(response, location)
                     }
                     Err(error) => Hop::Final(response.fail(error)),
@@ -187,29 +182,71 @@ async fn exchange(
     }
     match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX).await {
         Ok(complete) => {
-            release(lease, conn, keep_alive && complete);
+            reuse.release(lease, conn, request, &response, complete);
             Hop::Final(response)
         }
         Err(error) => Hop::Final(response.fail(error)),
     }
 }
 
-/// Returns a connection to the pool if it can serve another request, else closes it.
-fn release(lease: Lease, conn: Connection, reusable: bool) {
-    // Bytes after the response mean the server said more than it framed: never reuse that.
-    if reusable && !conn.has_unread_bytes() {
-        lease.check_in(conn);
-    }
+/// What decides whether a connection may serve another request after this one.
+struct Reuse {
+    /// The request asked for a persistent connection.
+    persistent: bool,
+    /// The whole request went out (a server may answer before the body is sent).
+    fully_sent: bool,
+    mode: BodyMode,
 }
 
-/// HTTP/1.1 connections persist unless the server says `close`; HTTP/1.0 ones only if it
-/// says `keep-alive` (RFC 9112 §9.3).
-fn server_keeps_alive(head: &ResponseHead) -> bool {
-    let says = |token: &str| has_token(head.headers.get_all(header::CONNECTION), token);
-    if head.version == Version::HTTP_10 {
-        says("keep-alive") && !says("close")
-    } else {
-        !says("close")
+impl Reuse {
+    /// Returns the connection to the pool if it can serve another request, else closes it
+    /// and tells the observer why. `complete`: the body was read to its end.
+    fn release(
+        &self,
+        lease: Lease,
+        conn: Connection,
+        request: &Request,
+        response: &Response,
+        complete: bool,
+    ) {
+        match self.blocker(request, response, complete, &conn) {
+            None => lease.check_in(conn),
+            Some(reason) => lease.close(conn, reason),
+        }
+    }
+
+    /// Why the connection cannot be reused, or `None` when it can (RFC 9112 §9.3: HTTP/1.1
+    /// persists unless told `close`; HTTP/1.0 only when told `keep-alive`).
+    fn blocker(
+        &self,
+        request: &Request,
+        response: &Response,
+        complete: bool,
+        conn: &Connection,
+    ) -> Option<&'static str> {
+        let says = |token: &str| has_token(response.headers().get_all(header::CONNECTION), token);
+        if !self.persistent {
+            Some("the request was not persistent")
+        } else if caller_closes(request) {
+            Some("the request said Connection: close")
+        } else if !self.fully_sent {
+            Some("the server answered before the request was sent")
+        } else if says("close") {
+            Some("the server said Connection: close")
+        } else if response.version() == Some(Version::HTTP_10) && !says("keep-alive") {
+            Some("HTTP/1.0 response without keep-alive")
+        } else if self.mode == BodyMode::CloseDelimited {
+            Some("the body ended with the connection")
+        } else if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            Some("switched protocols")
+        } else if !complete {
+            Some("the body was not read to its end")
+        } else if conn.has_unread_bytes() {
+            // The server said more than it framed: never read that as the next response.
+            Some("bytes after the response")
+        } else {
+            None
+        }
     }
 }
 
