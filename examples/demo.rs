@@ -1,8 +1,10 @@
 //! The README's main command: starts a small HTTP server on loopback and shows the client
-//! at work — a GET, a redirect chain, a streamed body, and an honest failure.
+//! at work — a GET, a redirect chain, a streamed body, connection reuse, and an honest failure.
 //!
 //! Run with `cargo run --example demo`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -50,7 +52,30 @@ async fn main() {
         res.trailers().get("x-chunks")
     );
 
-    // 4. Failures are responses too: a 595 for a port nobody listens on.
+    // 4. The pool: five requests on one client share one persistent connection.
+    let connects = Arc::new(AtomicUsize::new(0));
+    let counted = connects.clone();
+    let client = courier::Client::builder()
+        .on_connection_event(move |event| {
+            if event.kind == courier::EventKind::Connect {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .expect("a valid client");
+    for _ in 0..5 {
+        let res = client.get(format!("{base}/")).send().await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+    }
+    let stats = client.pool_stats();
+    println!(
+        "\n5 requests, {} connection(s); now {} active, {} idle",
+        connects.load(Ordering::SeqCst),
+        stats.active,
+        stats.idle
+    );
+
+    // 5. Failures are responses too: a 595 for a port nobody listens on.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("address").port();
     let res =
         courier::get(format!("http://127.0.0.1:{closed}/")).timeout(Duration::from_secs(2)).send().await;
@@ -64,35 +89,40 @@ async fn serve(listener: TcpListener) {
     }
 }
 
+/// Answers requests on one connection until the client closes it (keep-alive).
 async fn answer(mut stream: TcpStream) {
     let mut buf = Vec::new();
-    let target = loop {
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+    loop {
+        let target = loop {
+            match courier::h1::parse_request_head(&buf) {
+                Ok(Some((head, len))) => {
+                    buf.drain(..len);
+                    break head.target;
+                }
+                Ok(None) => {}
+                Err(_) => return,
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let reply = |status: &str, extra: &str, body: &str| {
+            format!("HTTP/1.1 {status}\r\n{extra}content-length: {}\r\n\r\n{body}", body.len())
+        };
+        let response = match target.as_str() {
+            "/" => reply("200 OK", "content-type: text/plain\r\n", "hello from the demo server\n"),
+            "/old" => reply("302 Found", "location: /middle\r\n", "moved\n"),
+            "/middle" => reply("301 Moved Permanently", "location: /new\r\n", "moved again\n"),
+            "/new" => reply("200 OK", "content-type: text/plain\r\n", "you found the new place\n"),
+            "/stream" => return stream_chunks(stream).await,
+            _ => reply("404 Not Found", "", "no such page\n"),
+        };
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
         }
-        match courier::h1::parse_request_head(&buf) {
-            Ok(Some((head, _))) => break head.target,
-            Ok(None) => continue,
-            Err(_) => return,
-        }
-    };
-    let reply = |status: &str, extra: &str, body: &str| {
-        format!(
-            "HTTP/1.1 {status}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-    };
-    let response = match target.as_str() {
-        "/" => reply("200 OK", "content-type: text/plain\r\n", "hello from the demo server\n"),
-        "/old" => reply("302 Found", "location: /middle\r\n", "moved\n"),
-        "/middle" => reply("301 Moved Permanently", "location: /new\r\n", "moved again\n"),
-        "/new" => reply("200 OK", "content-type: text/plain\r\n", "you found the new place\n"),
-        "/stream" => return stream_chunks(stream).await,
-        _ => reply("404 Not Found", "", "no such page\n"),
-    };
-    let _ = stream.write_all(response.as_bytes()).await;
+    }
 }
 
 /// Sends a chunked body one piece at a time, with trailers at the end.
