@@ -111,6 +111,8 @@ struct Idle {
 
 struct Waiter {
     id: u64,
+    /// Whether the request may take a cached connection (non-persistent ones may not).
+    reuse: bool,
     grant: oneshot::Sender<Lease>,
 }
 
@@ -222,26 +224,20 @@ impl Shared {
                 }
             }
             if let Some(connection) = reused {
-                Ok(Lease {
-                    shared: self.clone(),
-                    key: key.clone(),
-                    cached: Some(connection),
-                    connection_id: None,
-                    armed: true,
-                })
+                Ok(Lease::new(self, key, Some(connection)))
             } else if host.slots < self.max_per_host {
                 host.slots += 1;
-                Ok(Lease {
-                    shared: self.clone(),
-                    key: key.clone(),
-                    cached: None,
-                    connection_id: None,
-                    armed: true,
-                })
+                Ok(Lease::new(self, key, None))
+            } else if let Some(oldest) = host.idle.pop_front() {
+                // A request that may not reuse must not wait behind idle connections: it
+                // takes the slot of the oldest one, which closes.
+                events.push((EventKind::Close("slot needed for a new connection"), oldest.id));
+                closed.push(oldest.connection);
+                Ok(Lease::new(self, key, None))
             } else {
                 *next_id += 1;
                 let (grant, granted) = oneshot::channel();
-                host.waiters.push_back(Waiter { id: *next_id, grant });
+                host.waiters.push_back(Waiter { id: *next_id, reuse, grant });
                 Err((*next_id, granted))
             }
         };
@@ -256,18 +252,21 @@ impl Shared {
     /// there is one, else to the idle cache (connection) or the free count (no connection).
     fn give_back(self: &Arc<Self>, key: &PoolKey, mut connection: Option<(Connection, u64)>) {
         let mut idle_id = None;
+        let mut closed = Vec::new();
+        let mut closed_ids = Vec::new();
         {
             let mut state = self.lock();
-            let Some(host) = state.hosts.get_mut(key) else { return };
+            let host = state.hosts.entry(key.clone()).or_default();
             let mut handed_over = false;
             while let Some(waiter) = host.waiters.pop_front() {
-                let lease = Lease {
-                    shared: self.clone(),
-                    key: key.clone(),
-                    cached: connection.take(),
-                    connection_id: None,
-                    armed: true,
-                };
+                if !waiter.reuse {
+                    // It wants a fresh connection: it gets the slot, the connection closes.
+                    if let Some((refused, id)) = connection.take() {
+                        closed.push(refused);
+                        closed_ids.push(id);
+                    }
+                }
+                let lease = Lease::new(self, key, connection.take());
                 match waiter.grant.send(lease) {
                     Ok(()) => {
                         handed_over = true;
@@ -289,7 +288,8 @@ impl Shared {
                         start_reaper = state.reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
                     }
                     None => {
-                        host.slots -= 1;
+                        // Never below zero: a lease always holds a counted slot.
+                        host.slots = host.slots.saturating_sub(1);
                         if host.slots == 0 && host.waiters.is_empty() {
                             state.hosts.remove(key);
                         }
@@ -304,6 +304,10 @@ impl Shared {
                     .map(|runtime| runtime.spawn(reap(Arc::downgrade(self))));
             }
         };
+        drop(closed);
+        for id in closed_ids {
+            self.notify(EventKind::Close("the next request in the queue wants a new connection"), key, id);
+        }
         if let Some(id) = idle_id {
             self.notify(EventKind::Idle, key, id);
         }
@@ -330,6 +334,9 @@ impl Shared {
                         kept.push_back(idle);
                         continue;
                     };
+                    // No one waits for this key: waiters and idle connections never coexist
+                    // (a returning connection goes to the first waiter; a request that may
+                    // not reuse takes an idle connection's slot instead of waiting).
                     host.slots -= 1;
                     closed.push((key.clone(), idle, reason));
                 }
@@ -391,6 +398,10 @@ impl Drop for QueuedGuard<'_> {
 }
 
 impl Lease {
+    fn new(shared: &Arc<Shared>, key: &PoolKey, cached: Option<(Connection, u64)>) -> Self {
+        Self { shared: shared.clone(), key: key.clone(), cached, connection_id: None, armed: true }
+    }
+
     /// The cached connection that came with the slot, if any (the observer hears "reuse").
     pub(crate) fn take_cached(&mut self) -> Option<Connection> {
         let (connection, id) = self.cached.take()?;
