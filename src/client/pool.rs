@@ -90,6 +90,9 @@ struct State {
     /// The reaper task watching the idle connections, if one was started. It can end
     /// without telling us (its runtime shut down), so liveness is `!is_finished()`.
     reaper: Option<tokio::task::JoinHandle<()>>,
+    /// Wakes the running reaper, so it starts watching a connection that just went idle
+    /// (it only watches the connections it polled in its last sweep).
+    reaper_waker: Option<Waker>,
 }
 
 #[derive(Default)]
@@ -254,6 +257,7 @@ impl Shared {
         let mut idle_id = None;
         let mut closed = Vec::new();
         let mut closed_ids = Vec::new();
+        let mut wake_reaper = None;
         {
             let mut state = self.lock();
             let host = state.hosts.entry(key.clone()).or_default();
@@ -286,6 +290,7 @@ impl Shared {
                         host.idle.push_back(Idle { connection, id, since: Instant::now() });
                         idle_id = Some(id);
                         start_reaper = state.reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
+                        wake_reaper = state.reaper_waker.take().filter(|_| !start_reaper);
                     }
                     None => {
                         // Never below zero: a lease always holds a counted slot.
@@ -305,6 +310,9 @@ impl Shared {
             }
         };
         drop(closed);
+        if let Some(reaper) = wake_reaper {
+            reaper.wake();
+        }
         for id in closed_ids {
             self.notify(EventKind::Close("the next request in the queue wants a new connection"), key, id);
         }
@@ -345,6 +353,9 @@ impl Shared {
             state.hosts.retain(|_, host| host.slots > 0 || !host.waiters.is_empty());
             if next_expiry.is_none() {
                 state.reaper = None;
+                state.reaper_waker = None;
+            } else {
+                state.reaper_waker = Some(cx.waker().clone());
             }
         }
         // Sockets close and the observer hears of it with the lock released.

@@ -229,3 +229,243 @@ pub fn default_connection(method: &str) -> &'static str {
         _ => "TE, close",
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Pool-test kit: keep-alive servers that count open and closed connections
+// ---------------------------------------------------------------------------------------
+
+impl Peer {
+    /// Bytes read from the client but not consumed by a request (e.g. a partial request
+    /// left when the client closed).
+    pub fn unconsumed(&self) -> &[u8] {
+        &self.buffered
+    }
+
+    /// Closes the connection with a TCP reset (RST) instead of a normal close (FIN).
+    pub fn reset(self) {
+        #[allow(deprecated)] // zero linger never blocks; `set_zero_linger` needs a newer tokio
+        let _ = self.stream.set_linger(Some(Duration::ZERO));
+        drop(self);
+    }
+}
+
+/// Server-side connection counts: open now, most open at once, closed, requests read.
+/// Scripts call [`enter`](Self::enter) per connection; tests wait on the counts.
+#[derive(Default)]
+pub struct ConnTracker {
+    open: AtomicUsize,
+    max_open: AtomicUsize,
+    closed: AtomicUsize,
+    requests: AtomicUsize,
+    /// Connections the client closed while part of a request was still unread.
+    stray: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// One open server-side connection; dropping it counts the connection as closed.
+pub struct OpenConnection(Arc<ConnTracker>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+        self.0.closed.fetch_add(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
+    }
+}
+
+impl ConnTracker {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// Counts a newly accepted connection as open until the returned guard drops.
+    pub fn enter(self: &Arc<Self>) -> OpenConnection {
+        let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_open.fetch_max(open, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        OpenConnection(self.clone())
+    }
+
+    /// Counts one request read.
+    pub fn request_seen(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    fn stray_bytes(&self) {
+        self.stray.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(Ordering::SeqCst)
+    }
+
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn stray(&self) -> usize {
+        self.stray.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `condition` holds (no timeout of its own: run under [`within`]).
+    pub async fn wait_for(&self, condition: impl Fn(&Self) -> bool) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if condition(self) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    pub async fn wait_closed(&self, count: usize) {
+        self.wait_for(|t| t.closed() >= count).await;
+    }
+
+    pub async fn wait_requests(&self, count: usize) {
+        self.wait_for(|t| t.requests() >= count).await;
+    }
+
+    pub async fn wait_open(&self, count: usize) {
+        self.wait_for(|t| t.open() >= count).await;
+    }
+}
+
+/// What a [`KeepAlive`] server does with one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Write these bytes and go on serving the connection.
+    Send(String),
+    /// Write these bytes (maybe none), then close the connection (FIN).
+    SendThenClose(String),
+    /// Write these bytes (maybe none), then reset the connection (RST).
+    SendThenReset(String),
+    /// Answer nothing; keep reading until the client closes.
+    Silent,
+}
+
+impl From<String> for Reply {
+    fn from(bytes: String) -> Self {
+        Reply::Send(bytes)
+    }
+}
+
+/// A keep-alive server: answers requests in a loop on each connection until the client
+/// closes it (or the reply says to close), counting connections in `conns`.
+pub struct KeepAlive {
+    pub server: Scripted,
+    pub conns: Arc<ConnTracker>,
+}
+
+impl KeepAlive {
+    /// On `127.0.0.1:0`.
+    pub async fn start<F, R>(answer: F) -> Self
+    where
+        F: Fn(&Received) -> R + Send + Sync + 'static,
+        R: Into<Reply>,
+    {
+        Self::start_on("127.0.0.1:0", answer).await
+    }
+
+    /// On `address` (e.g. `127.0.0.7:0`).
+    pub async fn start_on<F, R>(address: &str, answer: F) -> Self
+    where
+        F: Fn(&Received) -> R + Send + Sync + 'static,
+        R: Into<Reply>,
+    {
+        let conns = ConnTracker::new();
+        let answer = Arc::new(answer);
+        let tracker = conns.clone();
+        let server = Scripted::start_on(address, move |mut peer| {
+            let (answer, tracker) = (answer.clone(), tracker.clone());
+            async move {
+                let _open = tracker.enter();
+                loop {
+                    let Some(request) = peer.read_request().await else {
+                        if !peer.unconsumed().is_empty() {
+                            tracker.stray_bytes();
+                        }
+                        return;
+                    };
+                    tracker.request_seen();
+                    match answer(&request).into() {
+                        Reply::Send(bytes) => peer.write(bytes).await,
+                        Reply::SendThenClose(bytes) => {
+                            peer.write(bytes).await;
+                            return;
+                        }
+                        Reply::SendThenReset(bytes) => {
+                            peer.write(bytes).await;
+                            peer.reset();
+                            return;
+                        }
+                        Reply::Silent => {}
+                    }
+                }
+            }
+        })
+        .await;
+        Self { server, conns }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    /// Connections accepted so far.
+    pub fn connects(&self) -> usize {
+        self.server.connects()
+    }
+
+    /// Requests received so far, in order.
+    pub fn requests(&self) -> Vec<Received> {
+        self.server.requests()
+    }
+}
+
+/// A gate scripts can wait at until the test opens it.
+#[derive(Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub async fn wait(&self) {
+        let mut opened = self.0.subscribe();
+        let _ = opened.wait_for(|open| *open).await;
+    }
+}
+
+/// Polls `condition` every 5 ms for up to 5 s; true as soon as it holds. For state that
+/// settles asynchronously (a cancelled task's cleanup); assert on the result.
+pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
