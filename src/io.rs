@@ -7,15 +7,19 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// A byte stream courier can speak HTTP over: a TCP stream, a TLS stream, or whatever a
 /// custom [`Connector`](crate::Connector) returns.
 ///
-/// Implemented for every `AsyncRead + AsyncWrite + Send + Unpin + 'static` type.
-pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+/// Implemented for every `AsyncRead + AsyncWrite + Send + Unpin + 'static` type. It is
+/// `Any` so that the concrete stream can be recovered (e.g. to reset a TCP connection).
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// A head parser from `h1`: a head and its length, or `None` for "need more bytes".
+type HeadParser<H> = fn(&[u8]) -> Result<Option<(H, usize)>, ProtocolError>;
 
 /// Why reading a head or body from the connection stopped.
 #[derive(Debug)]
@@ -161,8 +165,19 @@ impl Connection {
 
     /// Reads the next response head (interim 1xx heads included).
     pub(crate) async fn read_response_head(&mut self) -> Result<ResponseHead, ReadError> {
+        self.read_head(h1::parse_response_head).await
+    }
+
+    /// Reads the next request head (server side).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn read_request_head(&mut self) -> Result<h1::RequestHead, ReadError> {
+        self.read_head(h1::parse_request_head).await
+    }
+
+    /// Reads until `parse` finds a complete head at the start of the buffer, then consumes it.
+    async fn read_head<H>(&mut self, parse: HeadParser<H>) -> Result<H, ReadError> {
         loop {
-            if let Some((head, len)) = h1::parse_response_head(&self.read_buf)? {
+            if let Some((head, len)) = parse(&self.read_buf)? {
                 self.read_buf.advance(len);
                 return Ok(head);
             }
@@ -170,6 +185,58 @@ impl Connection {
                 return Err(ReadError::Closed { partial: !self.read_buf.is_empty() });
             }
         }
+    }
+
+    /// Resets a TCP connection (RST instead of FIN): the test kit's `Fault::Reset`. The
+    /// stream is closed at once; later writes go nowhere.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn reset(&mut self) {
+        let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
+        let io = std::mem::replace(&mut self.io, placeholder);
+        let io: Box<dyn std::any::Any> = io;
+        if let Ok(tcp) = io.downcast::<tokio::net::TcpStream>() {
+            // Linger 0 makes close send RST; the drop right after closes it.
+            let _ = socket_linger_zero(&tcp);
+        }
+    }
+
+    /// Reads and discards until the peer closes or the activity timeout runs out.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn discard_until_closed(&mut self) {
+        self.read_buf.clear();
+        while let Ok(read) = self.read_more().await {
+            if read == 0 {
+                break;
+            }
+            self.read_buf.clear();
+        }
+    }
+
+    /// Waits until at least one byte is buffered; `Ok(false)` when the peer closed first.
+    /// (The server's idle keep-alive wait: nothing may be consumed yet.)
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn wait_for_data(&mut self) -> io::Result<bool> {
+        Ok(!self.read_buf.is_empty() || self.read_more().await? > 0)
+    }
+
+    /// Writes all of `data` under the activity timeout (server replies: nothing to watch
+    /// for while writing, unlike a client's upload).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let written = with_timeout(self.timeout, self.io.write(data)).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            data = &data[written..];
+        }
+        with_timeout(self.timeout, self.io.flush()).await
+    }
+
+    /// Shuts down the write side (a clean FIN), ignoring errors: the peer may be gone.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = with_timeout(self.timeout, self.io.shutdown()).await;
     }
 
     /// Reads until the decoder yields the next body event; end of stream ends a
@@ -195,6 +262,11 @@ impl Connection {
     pub(crate) fn into_parts(self) -> (Box<dyn Transport>, BytesMut) {
         (self.io, self.read_buf)
     }
+}
+
+#[allow(deprecated)] // set_linger is deprecated only because a non-zero linger blocks on drop
+fn socket_linger_zero(tcp: &tokio::net::TcpStream) -> io::Result<()> {
+    tcp.set_linger(Some(Duration::ZERO))
 }
 
 /// Runs one I/O step under the activity timeout, turning expiry into `TimedOut`.

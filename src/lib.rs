@@ -60,6 +60,8 @@ mod error;
 #[doc(hidden)]
 pub mod h1;
 mod io;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use client::{
     default_client, BodyHandle, Client, ClientBuilder, ConnectFuture, ConnectionEvent, Connector, EventKind,

@@ -5,6 +5,7 @@
 //! client (and later the bundled server) drive it over sockets from `crate::io`.
 
 mod decode;
+mod encode;
 mod error;
 mod framing;
 mod head;
@@ -13,6 +14,7 @@ mod parse;
 mod write;
 
 pub use decode::{BodyDecoder, BodyEvent};
+pub use encode::{encode_chunk, LAST_CHUNK};
 pub use error::ProtocolError;
 pub use framing::{body_mode, BodyMode, MessageKind};
 pub use head::{RequestHead, ResponseHead};

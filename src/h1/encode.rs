@@ -1,0 +1,43 @@
+//! Chunked transfer coding for bodies we send (the server's streamed replies).
+
+/// The chunk that ends a chunked body (no trailers).
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Appends `data` as one chunk (`size CRLF data CRLF`); empty data appends nothing, since
+/// an empty chunk would end the body.
+pub fn encode_chunk(dst: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    dst.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    dst.extend_from_slice(data);
+    dst.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1::{BodyDecoder, BodyEvent, BodyMode};
+    use bytes::BytesMut;
+
+    #[test]
+    fn encoded_chunks_decode_back() {
+        let mut wire = Vec::new();
+        encode_chunk(&mut wire, b"hello ");
+        encode_chunk(&mut wire, b"");
+        encode_chunk(&mut wire, &[b'x'; 300]);
+        wire.extend_from_slice(LAST_CHUNK);
+        assert!(wire.starts_with(b"6\r\nhello \r\n12c\r\n"));
+        let mut decoder = BodyDecoder::new(BodyMode::Chunked);
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut body = Vec::new();
+        while let Some(event) = decoder.decode(&mut buf).unwrap() {
+            match event {
+                BodyEvent::Data(data) => body.extend_from_slice(&data),
+                BodyEvent::End(_) => break,
+            }
+        }
+        assert_eq!(body.len(), 306);
+        assert!(buf.is_empty());
+    }
+}

@@ -1,0 +1,421 @@
+//! One connection's main loop: read a head, enforce the limits, dispatch, write the reply,
+//! and decide whether the connection carries another request.
+
+use super::hooks::{ConnectionInfo, Sent, ServerError};
+use super::reply::{Body, Fault};
+use super::request::{IncomingBody, SharedWire, Wire};
+use super::{Reply, Request, Shared};
+use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
+use crate::io::{Connection, ReadError};
+use futures_util::FutureExt;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Version};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::TcpStream;
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 16 * 1024;
+
+/// Whether the connection carries another request after this one.
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// The main loop of one connection, from accept to close.
+pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    if let Some(hook) = &shared.hooks.on_connect {
+        hook(&info);
+    }
+    let conn = Connection::new(Box::new(stream), READ_SIZE, shared.limits.activity_timeout);
+    let wire: SharedWire = Arc::new(tokio::sync::Mutex::new(Wire { conn, body: None }));
+    let mut index = 0;
+    while let Next::KeepAlive = serve_one(&wire, &info, &shared, index).await {
+        index += 1;
+    }
+    wire.lock().await.conn.shutdown().await;
+    if let Some(hook) = &shared.hooks.on_disconnect {
+        hook(&info);
+    }
+}
+
+/// Reads and answers one request.
+async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared>, index: usize) -> Next {
+    let limits = &shared.limits;
+    let head = {
+        let mut guard = wire.lock().await;
+        // Between requests the connection may idle; the first request gets the whole
+        // request timeout. Shutdown ends the wait at once.
+        let idle = if index == 0 { limits.request_timeout } else { limits.idle_timeout };
+        let mut shutdown = shared.shutdown.subscribe();
+        if *shutdown.borrow() {
+            return Next::Close;
+        }
+        tokio::select! {
+            waited = tokio::time::timeout(idle, guard.conn.wait_for_data()) => {
+                if !matches!(waited, Ok(Ok(true))) {
+                    return Next::Close;
+                }
+            }
+            _ = shutdown.changed() => return Next::Close,
+        }
+        // From its first byte, the whole head must arrive within the request timeout
+        // (slowloris gets 408, on every request of a keep-alive connection).
+        match tokio::time::timeout(limits.request_timeout, guard.conn.read_request_head()).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
+                return reject(&mut guard.conn, info, shared, 431, "request head too large").await;
+            }
+            Ok(Err(ReadError::Protocol(cause))) => {
+                return reject(&mut guard.conn, info, shared, 400, &cause.to_string()).await;
+            }
+            Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close,
+            Err(_) => return reject(&mut guard.conn, info, shared, 408, "request head timed out").await,
+        }
+    };
+
+    let mut guard = wire.lock().await;
+    let incoming = match check_head(&head, shared) {
+        Ok(incoming) => incoming,
+        Err((status, message)) => return reject(&mut guard.conn, info, shared, status, &message).await,
+    };
+    let expects_continue = incoming.as_ref().is_some_and(|body| body.send_continue);
+    guard.body = incoming;
+    drop(guard);
+
+    let method = head.method.clone();
+    let version = head.version;
+    let client_keeps_alive = client_keeps_alive(&head);
+    let request = Request::new(head, info.peer, info.id, index, limits.clone(), wire.clone());
+    if let Some(hook) = &shared.hooks.pre_request {
+        hook(&request);
+    }
+
+    let router = shared.router();
+    let reply = match AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind().await {
+        Ok(reply) => reply,
+        // A panicking handler gets a 500; the connection and the server carry on.
+        Err(_) => Reply::error(500, "the handler failed"),
+    };
+
+    let mut keep_alive = shared.keep_alive
+        && client_keeps_alive
+        && index + 1 < limits.max_requests_per_connection
+        && !*shared.shutdown.borrow();
+    // A body the handler left unread: read and discard a bounded amount to keep the
+    // connection, unless the client still waits for 100 Continue (then it may never send).
+    if !finish_body(&request, expects_continue).await {
+        keep_alive = false;
+    }
+
+    let mut guard = wire.lock().await;
+    let written =
+        write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
+    drop(guard);
+    shared.record(&request, written.as_ref().ok().map(|sent| sent.status));
+    match written {
+        Ok(sent) => {
+            if let Some(hook) = &shared.hooks.post_request {
+                hook(&request, &sent);
+            }
+            if keep_alive {
+                Next::KeepAlive
+            } else {
+                Next::Close
+            }
+        }
+        Err(error) => {
+            if let Some(hook) = &shared.hooks.on_error {
+                hook(&mut ServerError::Network { connection: info.clone(), error });
+            }
+            Next::Close
+        }
+    }
+}
+
+/// Checks a head against the limits and framing rules; the body to read, or the error
+/// reply's status and message.
+fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody>, (u16, String)> {
+    let limits = &shared.limits;
+    if head.target.len() > limits.max_target_length {
+        return Err((414, format!("request target longer than {} bytes", limits.max_target_length)));
+    }
+    let hosts = head.headers.get_all(header::HOST).iter().count();
+    if (head.version == Version::HTTP_11 && hosts == 0) || hosts > 1 {
+        return Err((400, "HTTP/1.1 requests need exactly one Host header".into()));
+    }
+    if let Some(allowed) = &shared.allowed_methods {
+        if !allowed.contains(&head.method) {
+            return Err((501, format!("method {} is not implemented here", head.method)));
+        }
+    }
+    // Smuggling shapes (CL+TE, disguised TE, bad or conflicting CL) end here.
+    let mode = h1::body_mode(MessageKind::Request, head.version, &head.headers)
+        .map_err(|cause| (400, cause.to_string()))?;
+    if let BodyMode::Length(length) = mode {
+        if length > limits.max_body_size {
+            return Err((413, format!("request body larger than {} bytes", limits.max_body_size)));
+        }
+    }
+    let expect = head.headers.get(header::EXPECT);
+    let send_continue = match expect {
+        None => false,
+        Some(value) if value.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
+            head.version == Version::HTTP_11 && !mode.is_empty()
+        }
+        Some(_) => return Err((417, "only Expect: 100-continue is supported".into())),
+    };
+    Ok((!mode.is_empty()).then(|| IncomingBody { decoder: BodyDecoder::new(mode), send_continue }))
+}
+
+/// HTTP/1.1 persists unless the client says `close`; HTTP/1.0 only if it says `keep-alive`.
+fn client_keeps_alive(head: &RequestHead) -> bool {
+    let says = |token: &str| {
+        head.headers.get_all(header::CONNECTION).iter().any(|value| {
+            value
+                .as_bytes()
+                .split(|&b| b == b',')
+                .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    match head.version {
+        Version::HTTP_10 => says("keep-alive") && !says("close"),
+        _ => !says("close"),
+    }
+}
+
+/// Reads what the handler left of the body, up to the drain limit. True when the body is
+/// complete and the connection can carry another request.
+async fn finish_body(request: &Request, continue_pending: bool) -> bool {
+    let (received, complete) = request.received_body();
+    if complete || !request.has_body_left().await {
+        return true;
+    }
+    if continue_pending && received.is_empty() {
+        return false;
+    }
+    let limit = request.limits().max_drain;
+    let mut drained = 0u64;
+    loop {
+        match request.chunk().await {
+            Ok(None) => return true,
+            Ok(Some(piece)) => {
+                drained += piece.len() as u64;
+                if drained > limit {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Answers a request that cannot be served, then closes (the rest of what the client
+/// sent cannot be trusted to be framed correctly).
+async fn reject(
+    conn: &mut Connection,
+    info: &ConnectionInfo,
+    shared: &Shared,
+    status: u16,
+    message: &str,
+) -> Next {
+    let mut error = ServerError::Http { connection: info.clone(), reply: Reply::error(status, message) };
+    if let Some(hook) = &shared.hooks.on_error {
+        hook(&mut error);
+    }
+    let ServerError::Http { reply, .. } = error else { return Next::Close };
+    let mut keep_alive = false;
+    let _ = write_reply(conn, reply, &Method::GET, Version::HTTP_11, &mut keep_alive, shared, None).await;
+    Next::Close
+}
+
+/// Writes a reply with the server's default headers and correct framing. May turn
+/// `keep_alive` off (close-delimited bodies, faults).
+async fn write_reply(
+    conn: &mut Connection,
+    mut reply: Reply,
+    method: &Method,
+    version: Version,
+    keep_alive: &mut bool,
+    shared: &Shared,
+    request: Option<&Request>,
+) -> std::io::Result<Sent> {
+    let status = reply.status;
+    if let Some(fault) = reply.fault.take() {
+        *keep_alive = false;
+        return write_fault(conn, reply, fault, method, version, shared)
+            .await
+            .map(|body_bytes| Sent { status, body_bytes });
+    }
+    let no_body = *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
+    let mut head = Vec::with_capacity(256);
+    let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
+    let streamed_length = declared_length(&reply.headers);
+    match &body {
+        Body::Full(bytes) => {
+            if !(status.is_informational() || status == 204) {
+                reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            }
+        }
+        Body::Stream(_) if no_body || streamed_length.is_some() => {}
+        Body::Stream(_) if version == Version::HTTP_11 => {
+            reply.headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        }
+        // HTTP/1.0 has no chunked coding: the body ends with the connection.
+        Body::Stream(_) => *keep_alive = false,
+    }
+    finish_headers(&mut reply, version, *keep_alive, shared);
+    let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
+    h1::write_response_head(&mut head, version, status, reason, &reply.headers);
+
+    let mut body_bytes = 0u64;
+    match body {
+        Body::Full(bytes) => {
+            if !no_body {
+                head.extend_from_slice(&bytes);
+                body_bytes = bytes.len() as u64;
+            }
+            conn.write_all(&head).await?;
+        }
+        Body::Stream(mut chunks) => {
+            conn.write_all(&head).await?;
+            if no_body {
+                return Ok(Sent { status, body_bytes });
+            }
+            let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
+            let mut framed = Vec::new();
+            while let Some((chunk, written)) = chunks.recv().await {
+                framed.clear();
+                if chunked {
+                    h1::encode_chunk(&mut framed, &chunk);
+                } else {
+                    framed.extend_from_slice(&chunk);
+                }
+                conn.write_all(&framed).await?;
+                body_bytes += chunk.len() as u64;
+                let _ = written.send(());
+                if let (Some(hook), Some(request)) = (&shared.hooks.on_chunk_flushed, request) {
+                    hook(request, chunk.len());
+                }
+            }
+            if chunked {
+                conn.write_all(h1::LAST_CHUNK).await?;
+            }
+            // A stream that did not match its own Content-Length leaves the client unable
+            // to find the next response: close.
+            if streamed_length.is_some_and(|length| length != body_bytes) {
+                *keep_alive = false;
+            }
+        }
+    }
+    Ok(Sent { status, body_bytes })
+}
+
+/// A Content-Length the handler set itself on a streamed reply.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Adds Date, Server, the HTTPD cache defaults, the server's global headers and
+/// Connection, unless the reply set or removed them.
+fn finish_headers(reply: &mut Reply, version: Version, keep_alive: bool, shared: &Shared) {
+    let date = HeaderValue::from_str(&crate::format_date(SystemTime::now())).ok();
+    let defaults: [(HeaderName, Option<HeaderValue>); 4] = [
+        (header::DATE, date.clone()),
+        (header::SERVER, Some(shared.server_header.clone())),
+        (header::CACHE_CONTROL, Some(HeaderValue::from_static("max-age=0"))),
+        (header::EXPIRES, date),
+    ];
+    for (name, value) in defaults {
+        // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock).
+        let removable = name != header::DATE;
+        if reply.headers.contains_key(&name) || (removable && reply.removed.contains(&name)) {
+            continue;
+        }
+        if let Some(value) = value {
+            reply.headers.insert(name, value);
+        }
+    }
+    for (name, value) in &shared.headers {
+        if !reply.headers.contains_key(name) && !reply.removed.contains(name) {
+            reply.headers.insert(name.clone(), value.clone());
+        }
+    }
+    reply.headers.remove(header::CONNECTION);
+    if !keep_alive {
+        reply.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    } else if version == Version::HTTP_10 {
+        reply.headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+}
+
+/// Writes a scripted fault (the test kit); the connection closes afterwards. Returns the
+/// body bytes that went out.
+async fn write_fault(
+    conn: &mut Connection,
+    mut reply: Reply,
+    fault: Fault,
+    method: &Method,
+    version: Version,
+    shared: &Shared,
+) -> std::io::Result<u64> {
+    let full = |reply: &mut Reply, length: Option<u64>| {
+        let body = match std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new())) {
+            Body::Full(bytes) => bytes,
+            Body::Stream(_) => bytes::Bytes::new(),
+        };
+        let length = length.unwrap_or(body.len() as u64);
+        reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        finish_headers(reply, version, false, shared);
+        let mut bytes = Vec::new();
+        let reason =
+            reply.reason.clone().unwrap_or_else(|| reply.status.canonical_reason().unwrap_or("").into());
+        h1::write_response_head(&mut bytes, version, reply.status, &reason, &reply.headers);
+        if *method != Method::HEAD {
+            bytes.extend_from_slice(&body);
+        }
+        bytes
+    };
+    match fault {
+        Fault::DelayHead(delay) => {
+            tokio::time::sleep(delay).await;
+            let bytes = full(&mut reply, None);
+            conn.write_all(&bytes).await?;
+            Ok(bytes.len() as u64)
+        }
+        Fault::Trickle { bytes: piece, every } => {
+            let bytes = full(&mut reply, None);
+            for part in bytes.chunks(piece.max(1)) {
+                conn.write_all(part).await?;
+                tokio::time::sleep(every).await;
+            }
+            Ok(bytes.len() as u64)
+        }
+        Fault::CloseAfter(limit) => {
+            let bytes = full(&mut reply, None);
+            let sent = &bytes[..limit.min(bytes.len())];
+            conn.write_all(sent).await?;
+            Ok(sent.len() as u64)
+        }
+        Fault::WrongContentLength(length) => {
+            let bytes = full(&mut reply, Some(length));
+            conn.write_all(&bytes).await?;
+            Ok(bytes.len() as u64)
+        }
+        Fault::Raw(bytes) => {
+            conn.write_all(&bytes).await?;
+            Ok(bytes.len() as u64)
+        }
+        Fault::Stall => {
+            conn.discard_until_closed().await;
+            Ok(0)
+        }
+        Fault::Reset => {
+            conn.reset();
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by a scripted fault"))
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Files: serving a file or a directory with HEAD, conditional requests and ranges.

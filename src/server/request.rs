@@ -1,0 +1,286 @@
+//! A request as a handler sees it: head, peer, and a body read lazily from the connection.
+
+use super::limits::Limits;
+use crate::h1::{BodyDecoder, BodyEvent, ProtocolError, RequestHead};
+use crate::io::{Connection, ReadError};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method, Version};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex as StdMutex};
+
+/// The connection while a request is being served: handlers read the body through it, so
+/// `100 Continue` goes out only when a handler actually wants the body.
+pub(crate) struct Wire {
+    pub(crate) conn: Connection,
+    /// The current request's body, while any of it is left to read.
+    pub(crate) body: Option<IncomingBody>,
+}
+
+/// What is left of a request body on the wire.
+pub(crate) struct IncomingBody {
+    pub(crate) decoder: BodyDecoder,
+    /// The client sent `Expect: 100-continue` and has not been told to go ahead yet.
+    pub(crate) send_continue: bool,
+}
+
+pub(crate) type SharedWire = Arc<tokio::sync::Mutex<Wire>>;
+
+/// An HTTP request received by the bundled server. Cheap to clone; clones share the body.
+///
+/// ```no_run
+/// # async fn handler(req: courier::server::Request) -> courier::server::Reply {
+/// let name = req.query_param("name").unwrap_or_else(|| "world".into());
+/// let body = req.body().await.unwrap_or_default();
+/// courier::server::Reply::text(format!("hello {name}, you sent {} bytes", body.len()))
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Request {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    head: RequestHead,
+    path: String,
+    query: Option<String>,
+    peer: SocketAddr,
+    connection_id: u64,
+    index: usize,
+    limits: Limits,
+    wire: SharedWire,
+    /// Everything read of the body so far (collected bodies and streamed chunks alike).
+    received: StdMutex<Received>,
+}
+
+#[derive(Default)]
+struct Received {
+    bytes: BytesMut,
+    complete: bool,
+    trailers: HeaderMap,
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is larger than the server's body limit (reply 413).
+    TooLarge,
+    /// The body's framing is broken (reply 400).
+    Malformed(ProtocolError),
+    /// The client stalled past the timeout (reply 408).
+    TimedOut,
+    /// The connection failed or closed mid-body.
+    Closed,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge => f.write_str("request body too large"),
+            Self::Malformed(cause) => write!(f, "malformed request body: {cause}"),
+            Self::TimedOut => f.write_str("timed out reading the request body"),
+            Self::Closed => f.write_str("connection closed during the request body"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl Request {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        head: RequestHead,
+        peer: SocketAddr,
+        connection_id: u64,
+        index: usize,
+        limits: Limits,
+        wire: SharedWire,
+    ) -> Self {
+        let (path, query) = split_target(&head.target);
+        let inner = Inner {
+            head,
+            path,
+            query,
+            peer,
+            connection_id,
+            index,
+            limits,
+            wire,
+            received: StdMutex::default(),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.inner.head.method
+    }
+
+    /// The request target exactly as sent (`/a/b?c=d`).
+    pub fn target(&self) -> &str {
+        &self.inner.head.target
+    }
+
+    /// The path part of the target, still percent-encoded (`/a/b`); `*` for `OPTIONS *`.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The query string without `?`, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.inner.query.as_deref()
+    }
+
+    /// The query's parameters, decoded (`+` is a space; `&` and `;` both separate pairs).
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        self.query().map(super::form::parse_urlencoded).unwrap_or_default()
+    }
+
+    /// The first query parameter called `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_params().into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub fn version(&self) -> Version {
+        self.inner.head.version
+    }
+
+    /// The header fields (names lowercased, repeats kept).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.inner.head.headers
+    }
+
+    /// One header as text; repeats joined with `", "`; `None` if absent or not UTF-8.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    /// The id of the connection this request came on (unique per server, from 1).
+    pub fn connection_id(&self) -> u64 {
+        self.inner.connection_id
+    }
+
+    /// This request's position on its connection: 0 for the first, 1 for the next, ...
+    pub fn index_on_connection(&self) -> usize {
+        self.inner.index
+    }
+
+    /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
+    /// client asked for it. Pieces read here are not returned again by [`body`](Self::body).
+    pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
+        let mut wire = self.inner.wire.lock().await;
+        let Wire { conn, body } = &mut *wire;
+        let Some(incoming) = body.as_mut() else { return Ok(None) };
+        if incoming.send_continue {
+            incoming.send_continue = false;
+            conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| BodyError::Closed)?;
+        }
+        match conn.read_body_event(&mut incoming.decoder).await {
+            Ok(BodyEvent::Data(data)) => {
+                let mut received = self.received();
+                if (received.bytes.len() + data.len()) as u64 > self.inner.limits.max_body_size {
+                    return Err(BodyError::TooLarge);
+                }
+                received.bytes.extend_from_slice(&data);
+                Ok(Some(data))
+            }
+            Ok(BodyEvent::End(trailers)) => {
+                *body = None;
+                let mut received = self.received();
+                received.complete = true;
+                received.trailers = trailers;
+                Ok(None)
+            }
+            Err(ReadError::Protocol(cause)) => Err(BodyError::Malformed(cause)),
+            Err(ReadError::Io(cause)) if cause.kind() == std::io::ErrorKind::TimedOut => {
+                Err(BodyError::TimedOut)
+            }
+            Err(_) => Err(BodyError::Closed),
+        }
+    }
+
+    /// The whole body (read now if it has not been). Bounded by the server's body limit.
+    pub async fn body(&self) -> Result<Bytes, BodyError> {
+        while self.chunk().await?.is_some() {}
+        Ok(self.received().bytes.clone().freeze())
+    }
+
+    /// The body as text (invalid UTF-8 reads as U+FFFD).
+    pub async fn text(&self) -> Result<String, BodyError> {
+        Ok(String::from_utf8_lossy(&self.body().await?).into_owned())
+    }
+
+    /// Trailer fields of a chunked body, once it has been read to the end.
+    pub fn trailers(&self) -> HeaderMap {
+        self.received().trailers.clone()
+    }
+
+    /// The body bytes read so far, and whether that is all of it (for the test kit).
+    pub(crate) fn received_body(&self) -> (Bytes, bool) {
+        let received = self.received();
+        (received.bytes.clone().freeze(), received.complete)
+    }
+
+    /// True while some of the body is still on the wire.
+    pub(crate) async fn has_body_left(&self) -> bool {
+        self.inner.wire.lock().await.body.is_some()
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    fn received(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.inner.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", self.method())
+            .field("target", &self.target())
+            .field("version", &self.version())
+            .field("peer", &self.inner.peer)
+            .field("connection_id", &self.inner.connection_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits a request target into its path and query.
+fn split_target(target: &str) -> (String, Option<String>) {
+    // absolute-form (`http://host/path?q`) is allowed by RFC 9112 §3.2.2: keep its path.
+    let origin = match target.find("://") {
+        Some(scheme_end) => {
+            let after = &target[scheme_end + 3..];
+            after.find('/').map_or("/", |slash| &after[slash..])
+        }
+        None => target,
+    };
+    match origin.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (origin.to_owned(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_target;
+
+    #[test]
+    fn targets_split_into_path_and_query() {
+        assert_eq!(split_target("/a/b?c=d&e"), ("/a/b".into(), Some("c=d&e".into())));
+        assert_eq!(split_target("/"), ("/".into(), None));
+        assert_eq!(split_target("*"), ("*".into(), None));
+        assert_eq!(split_target("http://h:1/x?y"), ("/x".into(), Some("y".into())));
+        assert_eq!(split_target("http://h"), ("/".into(), None));
+    }
+}
