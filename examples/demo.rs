@@ -3,18 +3,25 @@
 //!
 //! Run with `cargo run --example demo`.
 
+use courier::server::{Reply, Server};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(serve(listener));
-    println!("demo server listening on {base}\n");
+    let server = Server::builder()
+        .route("/", |_req| async { Reply::text("hello from the demo server\n") })
+        .route("/old", |_req| async { Reply::redirect(302, "/middle") })
+        .route("/middle", |_req| async { Reply::redirect(301, "/new") })
+        .route("/new", |_req| async { Reply::text("you found the new place\n") })
+        .route("/stream", |_req| async { stream_pieces() })
+        .start()
+        .await
+        .expect("start the bundled server on loopback");
+    let base = server.url("");
+    println!("bundled server listening on {base}\n");
 
     // 1. A plain GET.
     let res = courier::get(format!("{base}/")).send().await;
@@ -45,12 +52,7 @@ async fn main() {
         })
         .send()
         .await;
-    println!(
-        "  done: {} {}, trailer x-chunks = {:?}",
-        res.status().as_u16(),
-        res.reason(),
-        res.trailers().get("x-chunks")
-    );
+    println!("  done: {} {}", res.status().as_u16(), res.reason());
 
     // 4. The pool: five requests on one client share one persistent connection.
     let connects = Arc::new(AtomicUsize::new(0));
@@ -80,65 +82,22 @@ async fn main() {
     let res =
         courier::get(format!("http://127.0.0.1:{closed}/")).timeout(Duration::from_secs(2)).send().await;
     println!("\nGET closed port  -> {} {}", res.status().as_u16(), res.reason());
+
+    let seen = server.requests().len();
+    server.shutdown().await;
+    println!("\nthe server recorded {seen} requests and shut down gracefully");
 }
 
-/// A minimal server for the demo (the bundled server replaces it once it exists).
-async fn serve(listener: TcpListener) {
-    while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(answer(stream));
-    }
-}
-
-/// Answers requests on one connection until the client closes it (keep-alive).
-async fn answer(mut stream: TcpStream) {
-    let mut buf = Vec::new();
-    loop {
-        let target = loop {
-            match courier::h1::parse_request_head(&buf) {
-                Ok(Some((head, len))) => {
-                    buf.drain(..len);
-                    break head.target;
-                }
-                Ok(None) => {}
-                Err(_) => return,
+/// A streamed reply: four pieces, 150 ms apart, sent chunked as they are produced.
+fn stream_pieces() -> Reply {
+    let (reply, mut body) = Reply::stream(200);
+    tokio::spawn(async move {
+        for i in 1..=4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            if body.send(format!("piece {i} of 4\n")).await.is_err() {
+                return;
             }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let reply = |status: &str, extra: &str, body: &str| {
-            format!("HTTP/1.1 {status}\r\n{extra}content-length: {}\r\n\r\n{body}", body.len())
-        };
-        let response = match target.as_str() {
-            "/" => reply("200 OK", "content-type: text/plain\r\n", "hello from the demo server\n"),
-            "/old" => reply("302 Found", "location: /middle\r\n", "moved\n"),
-            "/middle" => reply("301 Moved Permanently", "location: /new\r\n", "moved again\n"),
-            "/new" => reply("200 OK", "content-type: text/plain\r\n", "you found the new place\n"),
-            "/stream" => return stream_chunks(stream).await,
-            _ => reply("404 Not Found", "", "no such page\n"),
-        };
-        if stream.write_all(response.as_bytes()).await.is_err() {
-            return;
         }
-    }
-}
-
-/// Sends a chunked body one piece at a time, with trailers at the end.
-async fn stream_chunks(mut stream: TcpStream) {
-    let head =
-        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-chunks\r\nconnection: close\r\n\r\n";
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
-    for i in 1..=4 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let piece = format!("piece {i} of 4\n");
-        let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
-        if stream.write_all(chunk.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-    let _ = stream.write_all(b"0\r\nx-chunks: 4\r\n\r\n").await;
+    });
+    reply.with_header("content-type", "text/plain")
 }
