@@ -76,6 +76,11 @@ pub use io::Transport;
 pub use bytes::Bytes;
 pub use http::{HeaderMap, Method, StatusCode, Version};
 
+/// The README's Rust examples, compiled and run as doc tests so the README cannot rot.
+#[cfg(all(doctest, feature = "server"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// A request with any method on the [default client](default_client).
 ///
 /// ```no_run
