@@ -255,8 +255,10 @@ async fn write_reply(
     let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
     let streamed_length = declared_length(&reply.headers);
     match &body {
+        // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
+        // length a 200 would have had, which only the handler knows.
         Body::Full(bytes) => {
-            if !(status.is_informational() || status == 204) {
+            if !(status.is_informational() || status == 204 || status == 304) {
                 reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             }
         }
