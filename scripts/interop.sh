@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interop run: starts real third-party servers on loopback (nginx, Python's http.server),
-# then runs the ignored interop tests against them. Called by .ci/run; runnable by hand
-# once nginx is installed (apt-get install nginx-light).
+# then runs the ignored interop tests against them; then starts our own server (the httpd
+# example) and drives it with third-party clients (curl, Python requests and h11) through
+# scripts/interop_server.py. Called by .ci/run; runnable by hand once nginx is installed
+# (apt-get install nginx-light) and the Python clients too (python3 -m pip install requests h11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,4 +67,25 @@ done
 export COURIER_INTEROP_NGINX="http://127.0.0.1:$nginx_port"
 export COURIER_INTEROP_PYTHON="http://127.0.0.1:$py_port"
 echo "interop: nginx on $COURIER_INTEROP_NGINX, python http.server on $COURIER_INTEROP_PYTHON"
-cargo test --test interop -- --ignored "$@"
+status=0
+cargo test --test interop -- --ignored "$@" || status=$?
+
+# Our server against clients nobody here wrote: the httpd example on a free port (it prints
+# `listening on URL` first), then curl, requests and h11 checks against it.
+cargo build --example httpd
+target/debug/examples/httpd --host 127.0.0.1 --port 0 >"$work/httpd.out" 2>"$work/httpd.err" &
+pids+=($!)
+httpd_url=
+for _ in $(seq 100); do
+  httpd_url=$(sed -n 's/^listening on //p' "$work/httpd.out")
+  [ -n "$httpd_url" ] && break
+  sleep 0.1
+done
+if [ -z "$httpd_url" ]; then
+  echo "interop: the httpd example did not start:" >&2
+  cat "$work/httpd.err" >&2
+  exit 1
+fi
+echo "interop: courier's httpd example on $httpd_url"
+python3 scripts/interop_server.py "$httpd_url" || status=$?
+exit "$status"

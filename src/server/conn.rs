@@ -271,7 +271,9 @@ async fn write_reply(
     }
     finish_headers(&mut reply, version, *keep_alive, shared);
     let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
-    h1::write_response_head(&mut head, version, status, reason, &reply.headers);
+    // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
+    // request's; framing above already follows what the client understands.
+    h1::write_response_head(&mut head, Version::HTTP_11, status, reason, &reply.headers);
 
     let mut body_bytes = 0u64;
     match body {
@@ -375,7 +377,7 @@ async fn write_fault(
         let mut bytes = Vec::new();
         let reason =
             reply.reason.clone().unwrap_or_else(|| reply.status.canonical_reason().unwrap_or("").into());
-        h1::write_response_head(&mut bytes, version, reply.status, &reason, &reply.headers);
+        h1::write_response_head(&mut bytes, Version::HTTP_11, reply.status, &reason, &reply.headers);
         if *method != Method::HEAD {
             bytes.extend_from_slice(&body);
         }
