@@ -257,8 +257,12 @@ async fn write_reply(
     match &body {
         // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
         // length a 200 would have had, which only the handler knows.
+        // An empty reply to HEAD may state the length a GET would get (the handler knows it).
         Body::Full(bytes) => {
-            if !(status.is_informational() || status == 204 || status == 304) {
+            let head_states_length = *method == Method::HEAD
+                && bytes.is_empty()
+                && reply.headers.contains_key(header::CONTENT_LENGTH);
+            if !(status.is_informational() || status == 204 || status == 304 || head_states_length) {
                 reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             }
         }
