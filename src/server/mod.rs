@@ -26,9 +26,9 @@ mod reply;
 mod request;
 mod router;
 
-pub use hooks::{ConnectionInfo, Sent, ServerError};
 pub use file::{serve_dir, serve_file, serve_file_with, FileOptions, StaticFiles};
 pub use form::{FormError, FormLimits, Params, Part, DEFAULT_MAX_PARAMS, DEFAULT_MAX_PARTS};
+pub use hooks::{ConnectionInfo, Sent, ServerError};
 pub use limits::{
     DEFAULT_ACTIVITY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DRAIN,
     DEFAULT_MAX_REQUESTS_PER_CONNECTION, DEFAULT_MAX_TARGET_LENGTH, DEFAULT_REQUEST_TIMEOUT,
