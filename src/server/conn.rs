@@ -97,8 +97,9 @@ async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared
     let router = shared.router();
     let reply = match AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind().await {
         Ok(reply) => reply,
-        // A panicking handler gets a 500; the connection and the server carry on.
-        Err(_) => Reply::error(500, "the handler failed"),
+        // A panicking handler gets a 500 (which on_error may rewrite); the connection and
+        // the server carry on.
+        Err(_) => http_error(info, shared, Reply::error(500, "the handler failed")),
     };
 
     let mut keep_alive = shared.keep_alive
@@ -111,14 +112,18 @@ async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared
         keep_alive = false;
     }
 
+    // A handler may ask to close after its reply.
+    if says_close(reply.headers()) {
+        keep_alive = false;
+    }
     let mut guard = wire.lock().await;
     let written =
         write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
     drop(guard);
-    shared.record(&request, written.as_ref().ok().map(|sent| sent.status));
+    shared.record(&request, written.as_ref().ok().and_then(|sent| sent.as_ref().map(|sent| sent.status)));
     match written {
         Ok(sent) => {
-            if let Some(hook) = &shared.hooks.post_request {
+            if let (Some(hook), Some(sent)) = (&shared.hooks.post_request, sent) {
                 hook(&request, &sent);
             }
             if keep_alive {
@@ -143,9 +148,15 @@ fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody
     if head.target.len() > limits.max_target_length {
         return Err((414, format!("request target longer than {} bytes", limits.max_target_length)));
     }
-    let hosts = head.headers.get_all(header::HOST).iter().count();
-    if (head.version == Version::HTTP_11 && hosts == 0) || hosts > 1 {
+    let hosts: Vec<&HeaderValue> = head.headers.get_all(header::HOST).iter().collect();
+    if (head.version == Version::HTTP_11 && hosts.is_empty()) || hosts.len() > 1 {
         return Err((400, "HTTP/1.1 requests need exactly one Host header".into()));
+    }
+    if hosts.first().is_some_and(|host| !is_valid_host(host.as_bytes())) {
+        return Err((400, "invalid Host header".into()));
+    }
+    if !is_valid_target(&head.method, &head.target) {
+        return Err((400, "invalid request target".into()));
     }
     if let Some(allowed) = &shared.allowed_methods {
         if !allowed.contains(&head.method) {
@@ -171,25 +182,71 @@ fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody
     Ok((!mode.is_empty()).then(|| IncomingBody { decoder: BodyDecoder::new(mode), send_continue }))
 }
 
+/// A Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2), possibly empty; no userinfo.
+fn is_valid_host(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    if value.contains(&b'@') {
+        return false;
+    }
+    let Ok(authority) = http::uri::Authority::try_from(value) else { return false };
+    let port_ok = match authority.as_str().rsplit_once(':') {
+        // An IPv6 literal's colons are inside brackets; only a colon after `]` starts a port.
+        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
+            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => true,
+    };
+    port_ok && !authority.host().is_empty()
+}
+
+/// The four request-target forms of RFC 9112 §3.2: origin (`/path`), absolute
+/// (`http://host/path`), authority (CONNECT only) and asterisk (OPTIONS only).
+fn is_valid_target(method: &Method, target: &str) -> bool {
+    if target.contains('#') {
+        return false;
+    }
+    if target.starts_with('/') {
+        true
+    } else if target == "*" {
+        *method == Method::OPTIONS
+    } else if *method == Method::CONNECT {
+        target.contains(':') && is_valid_host(target.as_bytes())
+    } else {
+        target.parse::<http::Uri>().is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some())
+    }
+}
+
 /// HTTP/1.1 persists unless the client says `close`; HTTP/1.0 only if it says `keep-alive`.
 fn client_keeps_alive(head: &RequestHead) -> bool {
-    let says = |token: &str| {
-        head.headers.get_all(header::CONNECTION).iter().any(|value| {
-            value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
-    };
     match head.version {
-        Version::HTTP_10 => says("keep-alive") && !says("close"),
-        _ => !says("close"),
+        Version::HTTP_10 => has_token(&head.headers, "keep-alive") && !says_close(&head.headers),
+        _ => !says_close(&head.headers),
     }
+}
+
+fn says_close(headers: &HeaderMap) -> bool {
+    has_token(headers, "close")
+}
+
+/// True when a Connection header lists `token`.
+fn has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
 }
 
 /// Reads what the handler left of the body, up to the drain limit. True when the body is
 /// complete and the connection can carry another request.
 async fn finish_body(request: &Request, continue_pending: bool) -> bool {
+    if request.body_failed() {
+        // After a body error (too large, malformed) the rest of the stream cannot be trusted.
+        return false;
+    }
     let (received, complete) = request.received_body();
     if complete || !request.has_body_left().await {
         return true;
@@ -222,14 +279,21 @@ async fn reject(
     status: u16,
     message: &str,
 ) -> Next {
-    let mut error = ServerError::Http { connection: info.clone(), reply: Reply::error(status, message) };
-    if let Some(hook) = &shared.hooks.on_error {
-        hook(&mut error);
-    }
-    let ServerError::Http { reply, .. } = error else { return Next::Close };
+    let reply = http_error(info, shared, Reply::error(status, message));
     let mut keep_alive = false;
     let _ = write_reply(conn, reply, &Method::GET, Version::HTTP_11, &mut keep_alive, shared, None).await;
     Next::Close
+}
+
+/// Shows an error reply the server is about to send to `on_error`, which may change it.
+fn http_error(info: &ConnectionInfo, shared: &Shared, reply: Reply) -> Reply {
+    let Some(hook) = &shared.hooks.on_error else { return reply };
+    let mut error = ServerError::Http { connection: info.clone(), reply };
+    hook(&mut error);
+    match error {
+        ServerError::Http { reply, .. } => reply,
+        ServerError::Network { .. } => Reply::error(500, "the error hook replaced the reply"),
+    }
 }
 
 /// Writes a reply with the server's default headers and correct framing. May turn
@@ -242,13 +306,12 @@ async fn write_reply(
     keep_alive: &mut bool,
     shared: &Shared,
     request: Option<&Request>,
-) -> std::io::Result<Sent> {
+) -> std::io::Result<Option<Sent>> {
     let status = reply.status;
     if let Some(fault) = reply.fault.take() {
         *keep_alive = false;
-        return write_fault(conn, reply, fault, method, version, shared)
-            .await
-            .map(|body_bytes| Sent { status, body_bytes });
+        let sent = write_fault(conn, reply, fault, method, version, shared).await?;
+        return Ok(sent.map(|body_bytes| Sent { status, body_bytes }));
     }
     let no_body = *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
     let mut head = Vec::with_capacity(256);
@@ -291,7 +354,7 @@ async fn write_reply(
         Body::Stream(mut chunks) => {
             conn.write_all(&head).await?;
             if no_body {
-                return Ok(Sent { status, body_bytes });
+                return Ok(Some(Sent { status, body_bytes }));
             }
             let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
             let mut framed = Vec::new();
@@ -319,7 +382,7 @@ async fn write_reply(
             }
         }
     }
-    Ok(Sent { status, body_bytes })
+    Ok(Some(Sent { status, body_bytes }))
 }
 
 /// A Content-Length the handler set itself on a streamed reply.
@@ -347,9 +410,11 @@ fn finish_headers(reply: &mut Reply, version: Version, keep_alive: bool, shared:
             reply.headers.insert(name, value);
         }
     }
-    for (name, value) in &shared.headers {
+    for name in shared.headers.keys() {
         if !reply.headers.contains_key(name) && !reply.removed.contains(name) {
-            reply.headers.insert(name.clone(), value.clone());
+            for value in shared.headers.get_all(name) {
+                reply.headers.append(name.clone(), value.clone());
+            }
         }
     }
     reply.headers.remove(header::CONNECTION);
@@ -361,7 +426,7 @@ fn finish_headers(reply: &mut Reply, version: Version, keep_alive: bool, shared:
 }
 
 /// Writes a scripted fault (the test kit); the connection closes afterwards. Returns the
-/// body bytes that went out.
+/// bytes that went out, or `None` when no complete reply did (nothing counts as sent).
 async fn write_fault(
     conn: &mut Connection,
     mut reply: Reply,
@@ -369,7 +434,7 @@ async fn write_fault(
     method: &Method,
     version: Version,
     shared: &Shared,
-) -> std::io::Result<u64> {
+) -> std::io::Result<Option<u64>> {
     let full = |reply: &mut Reply, length: Option<u64>| {
         let body = match std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new())) {
             Body::Full(bytes) => bytes,
@@ -392,7 +457,7 @@ async fn write_fault(
             tokio::time::sleep(delay).await;
             let bytes = full(&mut reply, None);
             conn.write_all(&bytes).await?;
-            Ok(bytes.len() as u64)
+            Ok(Some(bytes.len() as u64))
         }
         Fault::Trickle { bytes: piece, every } => {
             let bytes = full(&mut reply, None);
@@ -400,26 +465,26 @@ async fn write_fault(
                 conn.write_all(part).await?;
                 tokio::time::sleep(every).await;
             }
-            Ok(bytes.len() as u64)
+            Ok(Some(bytes.len() as u64))
         }
         Fault::CloseAfter(limit) => {
             let bytes = full(&mut reply, None);
             let sent = &bytes[..limit.min(bytes.len())];
             conn.write_all(sent).await?;
-            Ok(sent.len() as u64)
+            Ok(None)
         }
         Fault::WrongContentLength(length) => {
             let bytes = full(&mut reply, Some(length));
             conn.write_all(&bytes).await?;
-            Ok(bytes.len() as u64)
+            Ok(Some(bytes.len() as u64))
         }
         Fault::Raw(bytes) => {
             conn.write_all(&bytes).await?;
-            Ok(bytes.len() as u64)
+            Ok(None)
         }
         Fault::Stall => {
             conn.discard_until_closed().await;
-            Ok(0)
+            Ok(None)
         }
         Fault::Reset => {
             conn.reset();

@@ -115,6 +115,8 @@ pub struct ServerBuilder {
     hooks: Hooks,
     /// The first invalid handler pattern, reported by `start`.
     invalid: Option<InvalidPattern>,
+    /// Made up front so a handle can be taken before the server runs.
+    shutdown: watch::Sender<bool>,
 }
 
 impl Default for ServerBuilder {
@@ -134,6 +136,7 @@ impl Default for ServerBuilder {
             router: Router::default(),
             hooks: Hooks::default(),
             invalid: None,
+            shutdown: watch::channel(false).0,
         }
     }
 }
@@ -314,6 +317,31 @@ impl ServerBuilder {
         self
     }
 
+    /// A handle that shuts the server down once it runs; take it before [`run`](Self::run)
+    /// to stop a running server from a handler or another task.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use courier::server::{Reply, Server};
+    /// let builder = Server::builder();
+    /// let stop = builder.shutdown_handle();
+    /// let builder = builder.route("/stop", move |_req| {
+    ///     let stop = stop.clone();
+    ///     async move {
+    ///         stop.trigger();
+    ///         Reply::text("bye")
+    ///     }
+    /// });
+    /// # let stop = builder.shutdown_handle();
+    /// # stop.trigger(); // this doc test stops at once instead of waiting for a request
+    /// builder.run().await // returns after /stop was requested
+    /// # }
+    /// ```
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { shutdown: self.shutdown.clone() }
+    }
+
     /// Binds and starts serving in the background; the [`Server`] handle tells the port.
     pub async fn start(self) -> io::Result<Server> {
         if let Some(invalid) = self.invalid {
@@ -321,7 +349,7 @@ impl ServerBuilder {
         }
         let listener = self.bind().await?;
         let local_addr = listener.local_addr()?;
-        let (shutdown, _) = watch::channel(false);
+        let shutdown = self.shutdown;
         let shared = Arc::new(Shared {
             router: RwLock::new(Arc::new(self.router)),
             hooks: self.hooks,

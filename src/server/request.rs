@@ -57,6 +57,8 @@ struct Inner {
 struct Received {
     bytes: BytesMut,
     complete: bool,
+    /// Reading failed (too large, malformed, closed): the connection must not carry more.
+    failed: bool,
     trailers: HeaderMap,
 }
 
@@ -183,14 +185,15 @@ impl Request {
             incoming.send_continue = false;
             conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| BodyError::Closed)?;
         }
-        match conn.read_body_event(&mut incoming.decoder).await {
+        let outcome = match conn.read_body_event(&mut incoming.decoder).await {
             Ok(BodyEvent::Data(data)) => {
                 let mut received = self.received();
                 if (received.bytes.len() + data.len()) as u64 > self.inner.limits.max_body_size {
-                    return Err(BodyError::TooLarge);
+                    Err(BodyError::TooLarge)
+                } else {
+                    received.bytes.extend_from_slice(&data);
+                    Ok(Some(data))
                 }
-                received.bytes.extend_from_slice(&data);
-                Ok(Some(data))
             }
             Ok(BodyEvent::End(trailers)) => {
                 *body = None;
@@ -204,7 +207,16 @@ impl Request {
                 Err(BodyError::TimedOut)
             }
             Err(_) => Err(BodyError::Closed),
+        };
+        if outcome.is_err() {
+            self.received().failed = true;
         }
+        outcome
+    }
+
+    /// True once reading the body failed.
+    pub(crate) fn body_failed(&self) -> bool {
+        self.received().failed
     }
 
     /// The whole body (read now if it has not been). Bounded by the server's body limit.
