@@ -21,6 +21,9 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Name resolution, connecting, `on_prepare` or the connector hook failed (595).
     Connect,
+    /// The TLS handshake failed: bad certificate (unknown issuer, wrong name, expired),
+    /// protocol mismatch, or the peer is not speaking TLS (596).
+    Tls,
     /// Writing the request failed (596).
     Send,
     /// The status line or headers were missing, malformed, too large, or framed ambiguously (596).
@@ -40,7 +43,7 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self {
             Self::Connect => 595,
-            Self::Send | Self::ResponseHead => 596,
+            Self::Tls | Self::Send | Self::ResponseHead => 596,
             Self::ResponseBody => 597,
             Self::Aborted => 598,
             Self::InvalidUrl

@@ -62,6 +62,8 @@ pub mod h1;
 mod io;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{
     default_client, BodyHandle, Client, ClientBuilder, ConnectFuture, ConnectionEvent, Connector, EventKind,
@@ -75,6 +77,8 @@ pub use io::Transport;
 
 pub use bytes::Bytes;
 pub use http::{HeaderMap, Method, StatusCode, Version};
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// The README's Rust examples, compiled and run as doc tests so the README cannot rot.
 #[cfg(all(doctest, feature = "server"))]

@@ -77,11 +77,44 @@ pub(crate) struct ConnectPlan<'a> {
     pub(crate) timeout: Duration,
     pub(crate) on_prepare: Option<&'a OnPrepare>,
     pub(crate) connector: Option<&'a Arc<dyn Connector>>,
+    /// How to verify an https server.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: &'a crate::tls::Tls,
 }
 
 /// Opens a connection to `target`: the caller's connector if set, else TCP to each
-/// resolved address in turn, the activity timeout applying to each attempt.
+/// resolved address in turn, the activity timeout applying to each attempt; then, for
+/// https, the TLS handshake on top (the connector's stream is treated exactly like ours).
 pub(crate) async fn connect(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
+    let stream = connect_stream(target, plan).await?;
+    #[cfg(feature = "tls")]
+    if target.scheme == "https" {
+        return tls_handshake(stream, target, plan).await;
+    }
+    Ok(stream)
+}
+
+/// The TLS handshake; failures are 596 with rustls's reason (unknown issuer, wrong name,
+/// expired, not TLS at all). SNI carries the host name, and nothing for an IP literal.
+#[cfg(feature = "tls")]
+async fn tls_handshake(
+    stream: Box<dyn Transport>,
+    target: &Target,
+    plan: &ConnectPlan<'_>,
+) -> Result<Box<dyn Transport>, Error> {
+    let failed = |cause: io::Error| {
+        Error::new(ErrorKind::Tls, format!("TLS handshake with {target}")).with_source(cause)
+    };
+    let name = rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| {
+        Error::new(ErrorKind::Tls, format!("{:?} is not a valid TLS server name", target.host))
+    })?;
+    let config = plan.tls.client_config().map_err(failed)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let stream = with_timeout(plan.timeout, connector.connect(name, stream)).await.map_err(failed)?;
+    Ok(Box::new(stream))
+}
+
+async fn connect_stream(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
     let failed =
         |context: String, cause: io::Error| Error::new(ErrorKind::Connect, context).with_source(cause);
     if let Some(connector) = plan.connector {

@@ -11,6 +11,7 @@ mod run;
 
 pub use connect::{ConnectFuture, Connector, Target};
 pub use events::{ConnectionEvent, EventKind};
+pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
 pub use request::{RequestBuilder, RequestGuard};
 pub use response::{BodyHandle, Response};
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) user_agent: HeaderValue,
     pub(crate) read_buffer_size: usize,
     pub(crate) pool: Pool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: crate::tls::Tls,
 }
 
 impl std::fmt::Debug for Config {
@@ -98,6 +101,8 @@ impl Client {
             max_per_host: DEFAULT_MAX_PER_HOST,
             persistent_timeout: DEFAULT_PERSISTENT_TIMEOUT,
             observer: None,
+            #[cfg(feature = "tls")]
+            tls: crate::tls::Tls::High,
         }
     }
 
@@ -154,6 +159,8 @@ pub struct ClientBuilder {
     max_per_host: usize,
     persistent_timeout: Duration,
     observer: Option<Observer>,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::Tls,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -224,6 +231,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How https servers are verified by default (seed: `tls_ctx`); `Tls::High` unless set.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Builds the client; fails only for a User-Agent with control characters.
     pub fn build(self) -> Result<Client, Error> {
         let user_agent = HeaderValue::from_str(&self.user_agent)
@@ -234,6 +248,8 @@ impl ClientBuilder {
             user_agent,
             read_buffer_size: self.read_buffer_size,
             pool: Pool::new(self.max_per_host, self.persistent_timeout, self.observer),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         };
         Ok(Client { config: Arc::new(config) })
     }

@@ -32,6 +32,18 @@ pub(crate) struct PoolKey {
     pub(crate) port: u16,
     /// The request's session id: only connections made under the same id are reused.
     pub(crate) session: Option<String>,
+    /// The TLS mode of https connections (`None` for http): a connection made under one
+    /// mode is never reused under another.
+    pub(crate) tls: Option<TlsTag>,
+}
+
+/// Identifies a TLS mode in the pool key (custom configs by the config's identity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) enum TlsTag {
+    High,
+    Low,
+    Custom(usize),
 }
 
 /// Counts for one pool key, from [`Client::pool_stats`](crate::Client::pool_stats).

@@ -60,6 +60,8 @@ pub(crate) struct Options<'a> {
     pub(crate) persistent: Option<bool>,
     pub(crate) keepalive: bool,
     pub(crate) session_id: Option<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: crate::tls::Tls,
 }
 
 /// A request whose URL, method and headers have been checked.
@@ -87,6 +89,8 @@ impl<'a> RequestBuilder<'a> {
             persistent: None,
             keepalive: true,
             session_id: None,
+            #[cfg(feature = "tls")]
+            tls: config.tls.clone(),
         };
         Self {
             client,
@@ -198,6 +202,14 @@ impl<'a> RequestBuilder<'a> {
     /// (e.g. one per user, or per credentials).
     pub fn session_id(mut self, session: impl Into<String>) -> Self {
         self.options.session_id = Some(session.into());
+        self
+    }
+
+    /// How the server's certificate is checked for https (seed: `tls_ctx`): `Tls::High`
+    /// (the client's default), `Tls::Low`, or a custom rustls config.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
+        self.options.tls = tls;
         self
     }
 
@@ -362,13 +374,16 @@ pub(crate) fn parse_url(text: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// Only http (and, once TLS is built in, https) URLs can be fetched, also after a redirect.
+/// Only http and https (with the `tls` feature) URLs can be fetched, also after a redirect.
 pub(crate) fn check_scheme(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "http" => Ok(()),
+        #[cfg(feature = "tls")]
+        "https" => Ok(()),
+        #[cfg(not(feature = "tls"))]
         "https" => Err(Error::new(
             ErrorKind::UnsupportedScheme,
-            "https URLs need TLS support, which this build lacks",
+            "https URLs need the `tls` feature, which this build lacks",
         )),
         other => Err(Error::new(ErrorKind::UnsupportedScheme, format!("unsupported URL scheme {other:?}"))),
     }

@@ -88,6 +88,7 @@ async fn exchange(
         host: target.host.clone(),
         port: target.port,
         session: options.session_id.clone(),
+        tls: tls_tag(&target, options),
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -108,6 +109,8 @@ async fn exchange(
                     timeout: options.timeout,
                     on_prepare: options.on_prepare.as_ref(),
                     connector: options.connector.as_ref(),
+                    #[cfg(feature = "tls")]
+                    tls: &options.tls,
                 };
                 match connect::connect(&target, &plan).await {
                     Ok(io) => {
@@ -187,6 +190,16 @@ async fn exchange(
         }
         Err(error) => Hop::Final(response.fail(error)),
     }
+}
+
+/// The pool's TLS tag for this request: its TLS mode for https, none for http.
+fn tls_tag(target: &connect::Target, options: &Options<'_>) -> Option<super::TlsTag> {
+    #[cfg(feature = "tls")]
+    if target.scheme == "https" {
+        return Some(options.tls.pool_tag());
+    }
+    let _ = (target, options);
+    None
 }
 
 /// What decides whether a connection may serve another request after this one.

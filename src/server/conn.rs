@@ -30,7 +30,13 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     if let Some(hook) = &shared.hooks.on_connect {
         hook(&info);
     }
-    let conn = Connection::new(Box::new(stream), READ_SIZE, shared.limits.activity_timeout);
+    let Some(transport) = secure(stream, &info, &shared).await else {
+        if let Some(hook) = &shared.hooks.on_disconnect {
+            hook(&info);
+        }
+        return;
+    };
+    let conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
     let wire: SharedWire = Arc::new(tokio::sync::Mutex::new(Wire { conn, body: None }));
     let mut index = 0;
     while let Next::KeepAlive = serve_one(&wire, &info, &shared, index).await {
@@ -40,6 +46,31 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     if let Some(hook) = &shared.hooks.on_disconnect {
         hook(&info);
     }
+}
+
+/// The connection's byte stream: TLS on top of TCP when the server has a TLS config (the
+/// handshake must finish within the request timeout), else TCP itself. `None` when the
+/// handshake failed (reported to `on_error` as a network error).
+async fn secure(
+    stream: TcpStream,
+    info: &ConnectionInfo,
+    shared: &Shared,
+) -> Option<Box<dyn crate::io::Transport>> {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = &shared.tls {
+        let handshake = tokio::time::timeout(shared.limits.request_timeout, acceptor.accept(stream)).await;
+        let error = match handshake {
+            Ok(Ok(tls)) => return Some(Box::new(tls)),
+            Ok(Err(error)) => error,
+            Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"),
+        };
+        if let Some(hook) = &shared.hooks.on_error {
+            hook(&mut ServerError::Network { connection: info.clone(), error });
+        }
+        return None;
+    }
+    let _ = (info, shared);
+    Some(Box::new(stream))
 }
 
 /// Reads and answers one request.

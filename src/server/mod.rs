@@ -70,6 +70,9 @@ pub(crate) struct Shared {
     /// Added to every reply that does not set them (POEx's `headers`).
     pub(crate) headers: HeaderMap,
     pub(crate) server_header: HeaderValue,
+    /// Wraps every accepted connection in TLS (HTTPD's `ssl`).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
     recorder: Recorder,
     /// `true` once shutdown began: stop accepting, finish what is in flight.
     pub(crate) shutdown: watch::Sender<bool>,
@@ -117,6 +120,8 @@ pub struct ServerBuilder {
     invalid: Option<InvalidPattern>,
     /// Made up front so a handle can be taken before the server runs.
     shutdown: watch::Sender<bool>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerBuilder {
@@ -137,6 +142,8 @@ impl Default for ServerBuilder {
             hooks: Hooks::default(),
             invalid: None,
             shutdown: watch::channel(false).0,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -157,6 +164,15 @@ impl ServerBuilder {
     /// The listen backlog (default 128).
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog;
+        self
+    }
+
+    /// Serve HTTPS with this rustls config (HTTPD's `ssl`); see
+    /// [`courier::tls::server_config_from_pem`](crate::tls::server_config_from_pem). The
+    /// handshake must finish within the request timeout.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -358,6 +374,8 @@ impl ServerBuilder {
             allowed_methods: self.allowed_methods,
             headers: self.headers,
             server_header: self.server_header,
+            #[cfg(feature = "tls")]
+            tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
             recorder: Recorder::new(self.record_limit),
             shutdown,
             next_connection_id: AtomicU64::new(0),
@@ -495,12 +513,21 @@ impl Server {
         self.local_addr.ip().to_string()
     }
 
-    /// `http://HOST:PORT{path}`.
+    /// `http://HOST:PORT{path}` (`https://` when serving TLS).
     pub fn url(&self, path: &str) -> String {
+        let scheme = if self.is_tls() { "https" } else { "http" };
         match self.local_addr {
-            SocketAddr::V6(address) => format!("http://[{}]:{}{path}", address.ip(), address.port()),
-            SocketAddr::V4(address) => format!("http://{address}{path}"),
+            SocketAddr::V6(address) => format!("{scheme}://[{}]:{}{path}", address.ip(), address.port()),
+            SocketAddr::V4(address) => format!("{scheme}://{address}{path}"),
         }
+    }
+
+    /// True when the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.shared.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// Every request received so far, oldest first (up to the record limit).
