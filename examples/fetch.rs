@@ -12,6 +12,8 @@
 //!   -m SECS            activity timeout in seconds (default 300)
 //!   --parallel N       keep N requests in flight (default 1: one after another)
 //!   -v                 print connection events (connect, reuse, retry, idle, close) to stderr
+//!   -k, --insecure     https without certificate checks (courier's Tls::Low)
+//!   --cacert PEM       https trusting exactly the CA certificates in PEM
 //! ```
 //!
 //! Several URLs are fetched on one client, so persistent connections are reused between
@@ -40,11 +42,15 @@ struct Args {
     timeout: Option<Duration>,
     parallel: usize,
     verbose: bool,
+    /// `-k`: no certificate checks (`Tls::Low`).
+    insecure: bool,
+    /// `--cacert PEM`: trust exactly these roots.
+    ca_file: Option<String>,
     urls: Vec<String>,
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -58,6 +64,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         timeout: None,
         parallel: 1,
         verbose: false,
+        insecure: false,
+        ca_file: None,
         urls: Vec::new(),
     };
     while let Some(arg) = argv.next() {
@@ -103,6 +111,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     parsed.ok_or_else(|| format!("--parallel {n:?}: expected a positive number"))?;
             }
             "-v" | "--verbose" => args.verbose = true,
+            "-k" | "--insecure" => args.insecure = true,
+            "--cacert" => args.ca_file = Some(value("--cacert")?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -190,6 +200,23 @@ async fn main() -> ExitCode {
         }
     };
     let mut builder = courier::Client::builder();
+    #[cfg(feature = "tls")]
+    if args.insecure {
+        builder = builder.tls(courier::tls::Tls::Low);
+    } else if let Some(path) = &args.ca_file {
+        match courier::tls::Tls::with_roots_pem(path) {
+            Ok(tls) => builder = builder.tls(tls),
+            Err(e) => {
+                eprintln!("fetch: --cacert {path}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    if args.insecure || args.ca_file.is_some() {
+        eprintln!("fetch: -k and --cacert need courier's `tls` feature");
+        return ExitCode::from(2);
+    }
     if args.verbose {
         builder = builder.on_connection_event(|event| eprintln!("* {event}"));
     }

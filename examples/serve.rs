@@ -77,23 +77,26 @@ mod serve {
                 return ExitCode::from(2);
             }
         };
-        if args.tls_cert.is_some() || args.tls_key.is_some() {
-            eprintln!(
-                "serve: TLS is not available yet: --tls-cert/--tls-key arrive with courier's `tls` feature"
-            );
-            return ExitCode::from(2);
+        let mut builder = Server::builder().host(&args.host).port(args.port);
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => match courier::tls::server_config_from_pem(cert, key) {
+                Ok(config) => builder = builder.tls(config),
+                Err(error) => {
+                    eprintln!("serve: TLS: {error}");
+                    return ExitCode::from(2);
+                }
+            },
+            (None, None) => {}
+            _ => {
+                eprintln!("serve: --tls-cert and --tls-key go together\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
         if !args.root.is_dir() {
             eprintln!("serve: --root {}: not a directory", args.root.display());
             return ExitCode::from(2);
         }
-        let server = match Server::builder()
-            .host(&args.host)
-            .port(args.port)
-            .route("/", serve_dir(&args.root))
-            .start()
-            .await
-        {
+        let server = match builder.route("/", serve_dir(&args.root)).start().await {
             Ok(server) => server,
             Err(error) => {
                 eprintln!("serve: cannot listen on {}:{}: {error}", args.host, args.port);

@@ -286,7 +286,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -453,6 +453,42 @@ async fn parallel_must_be_a_positive_number() {
             assert_eq!(code(&out), Some(2), "--parallel {bad}");
             assert!(stderr(&out).starts_with(&format!("--parallel {bad:?}: expected a positive number")));
         }
+    })
+    .await;
+}
+
+#[cfg(all(feature = "tls", feature = "server"))]
+#[tokio::test]
+async fn https_with_insecure_and_cacert() {
+    use courier::server::{Reply, Server};
+    within(async {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let config = courier::tls::server_config(vec![cert.cert.der().clone()], key).unwrap();
+        let server = Server::builder()
+            .tls(config)
+            .route("", |_req| async { Reply::text("secret\n") })
+            .start()
+            .await
+            .unwrap();
+        let url = format!("https://localhost:{}/", server.port());
+
+        // Verified by default: a self-signed certificate is a TLS failure, exit 96 (596).
+        let out = fetch(&[&url]).await;
+        assert_eq!(code(&out), Some(96), "stderr: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("fetch: 596 TLS handshake with localhost:"), "{}", stderr(&out));
+
+        let out = fetch(&["-k", &url]).await;
+        assert_eq!((code(&out), stdout(&out).as_str()), (Some(0), "secret\n"), "stderr: {}", stderr(&out));
+
+        let ca = TempFile(temp_path("ca.pem"));
+        std::fs::write(&ca.0, cert.cert.pem()).unwrap();
+        let out = fetch(&["--cacert", ca.0.to_str().unwrap(), &url]).await;
+        assert_eq!((code(&out), stdout(&out).as_str()), (Some(0), "secret\n"), "stderr: {}", stderr(&out));
+
+        let out = fetch(&["--cacert", "/nonexistent/ca.pem", &url]).await;
+        assert_eq!(code(&out), Some(2));
+        assert!(stderr(&out).starts_with("fetch: --cacert /nonexistent/ca.pem:"), "{}", stderr(&out));
     })
     .await;
 }
