@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::h1::{self, limits::MAX_INTERIM_RESPONSES, BodyEvent, BodyMode, MessageKind, ResponseHead};
 use crate::io::{with_timeout, Connection, ReadError, Written};
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{StatusCode, Version};
 use std::time::Duration;
 use url::Url;
@@ -237,7 +237,7 @@ impl Reuse {
         complete: bool,
         conn: &Connection,
     ) -> Option<&'static str> {
-        let says = |token: &str| has_token(response.headers().get_all(header::CONNECTION), token);
+        let says = |token: &str| h1::list_has_token(response.headers().get_all(header::CONNECTION), token);
         if !self.persistent {
             Some("the request was not persistent")
         } else if caller_closes(request) {
@@ -266,16 +266,7 @@ impl Reuse {
 /// True when the caller's own Connection header asks to close.
 fn caller_closes(request: &Request) -> bool {
     request.headers.iter().any(|(name, value)| {
-        name == header::CONNECTION && value.as_ref().is_some_and(|value| has_token([value], "close"))
-    })
-}
-
-fn has_token<'v>(values: impl IntoIterator<Item = &'v HeaderValue>, token: &str) -> bool {
-    values.into_iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        name == header::CONNECTION && value.as_ref().is_some_and(|value| h1::list_has_token([value], "close"))
     })
 }
 

@@ -1,7 +1,7 @@
 //! Body framing: how long a message body is, decided in one function per RFC 9112 §6.3.
 
 use super::ProtocolError;
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, Version};
 
 /// How a message's body is delimited on the wire.
@@ -135,6 +135,17 @@ fn is_only_chunked(headers: &HeaderMap) -> bool {
         (codings.next(), codings.next()),
         (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked")
     )
+}
+
+/// True when a comma-separated header list (over all of `values`) has `token`, compared
+/// case-insensitively (e.g. `close` in `Connection: keep-alive, Close`).
+pub fn list_has_token<'v>(values: impl IntoIterator<Item = &'v HeaderValue>, token: &str) -> bool {
+    values.into_iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
+    })
 }
 
 fn trim_ows(bytes: &[u8]) -> &[u8] {

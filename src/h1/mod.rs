@@ -16,7 +16,7 @@ mod write;
 pub use decode::{BodyDecoder, BodyEvent};
 pub use encode::{encode_chunk, LAST_CHUNK};
 pub use error::ProtocolError;
-pub use framing::{body_mode, BodyMode, MessageKind};
+pub use framing::{body_mode, list_has_token, BodyMode, MessageKind};
 pub use head::{RequestHead, ResponseHead};
 pub use parse::{parse_request_head, parse_response_head};
 pub use write::{write_request_head, write_response_head};

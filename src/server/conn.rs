@@ -263,12 +263,7 @@ fn says_close(headers: &HeaderMap) -> bool {
 
 /// True when a Connection header lists `token`.
 fn has_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+    h1::list_has_token(headers.get_all(header::CONNECTION), token)
 }
 
 /// Reads what the handler left of the body, up to the drain limit. True when the body is
