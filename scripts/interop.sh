@@ -25,8 +25,26 @@ printf 'hello from nginx\n' > "$work/www/hello.txt"
 printf '<p>index</p>\n' > "$work/www/dir/index.html"
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(1 << 20)))' > "$work/www/big.bin"
 
+# TLS: a CA and a leaf for localhost and 127.0.0.1 signed by it, made now with the openssl
+# CLI (EC P-256, valid two days); nginx serves the leaf, the tests trust the CA's PEM file.
+mkdir -p "$work/tls"
+(
+  cd "$work/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=courier interop CA" -keyout ca.key -out ca.pem \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=localhost" -keyout leaf.key -out leaf.csr
+  printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=critical,CA:FALSE' \
+    'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth' > leaf.ext
+  openssl x509 -req -days 2 -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -extfile leaf.ext -out leaf.pem
+) >"$work/openssl.log" 2>&1 || { echo "interop: openssl failed:" >&2; cat "$work/openssl.log" >&2; exit 1; }
+
 chmod -R a+rX "$work"  # nginx workers run unprivileged
 nginx_port=$(free_port)
+nginx_tls_port=$(free_port)
+while [ "$nginx_tls_port" = "$nginx_port" ]; do nginx_tls_port=$(free_port); done
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1;
 daemon on;
@@ -48,6 +66,13 @@ http {
     location = /redirect-chain { return 302 /redirect; }
     location = /see-other { return 303 /hello.txt; }
   }
+  server {
+    listen 127.0.0.1:$nginx_tls_port ssl;
+    ssl_certificate $work/tls/leaf.pem;
+    ssl_certificate_key $work/tls/leaf.key;
+    root $work/www;
+    location = /redirect { return 301 /hello.txt; }
+  }
 }
 CONF
 nginx -c "$work/nginx.conf" -p "$work"
@@ -63,10 +88,16 @@ for port in "$nginx_port" "$py_port"; do
     sleep 0.1
   done
 done
+for _ in $(seq 50); do
+  if curl -s -o /dev/null --cacert "$work/tls/ca.pem" "https://localhost:$nginx_tls_port/hello.txt"; then break; fi
+  sleep 0.1
+done
 
 export COURIER_INTEROP_NGINX="http://127.0.0.1:$nginx_port"
 export COURIER_INTEROP_PYTHON="http://127.0.0.1:$py_port"
-echo "interop: nginx on $COURIER_INTEROP_NGINX, python http.server on $COURIER_INTEROP_PYTHON"
+export COURIER_INTEROP_NGINX_TLS="https://localhost:$nginx_tls_port"
+export COURIER_INTEROP_CA="$work/tls/ca.pem"
+echo "interop: nginx on $COURIER_INTEROP_NGINX and $COURIER_INTEROP_NGINX_TLS, python http.server on $COURIER_INTEROP_PYTHON"
 status=0
 cargo test --test interop -- --ignored "$@" || status=$?
 

@@ -131,3 +131,116 @@ async fn python_http_server_speaks_http10() {
     assert_eq!(res.redirects()[0].status().as_u16(), 301);
     assert_eq!(res.body().as_ref(), b"<p>index</p>\n");
 }
+
+/// nginx serving TLS on loopback with a leaf for `localhost` and `127.0.0.1` signed by a CA
+/// the script made with openssl (`COURIER_INTEROP_CA`, not in webpki's roots).
+#[cfg(feature = "tls")]
+mod nginx_tls {
+    use super::{base, big_pattern, within};
+    use courier::tls::Tls;
+    use courier::{Client, ErrorKind, EventKind};
+    use std::sync::{Arc, Mutex};
+
+    fn nginx_tls(path: &str) -> String {
+        format!("{}{path}", base("COURIER_INTEROP_NGINX_TLS"))
+    }
+
+    fn trust_ca() -> Tls {
+        Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file")
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_serves_a_small_file() {
+        let res = within(courier::get(nginx_tls("/hello.txt")).tls(trust_ca()).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.version(), Some(courier::Version::HTTP_11));
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+        assert_eq!(res.header("content-length").as_deref(), Some("17"));
+        assert_eq!(res.url(), nginx_tls("/hello.txt"));
+
+        // The leaf's IP SAN: the same over https://127.0.0.1 (no SNI).
+        let by_ip = nginx_tls("/hello.txt").replace("//localhost:", "//127.0.0.1:");
+        let res = within(courier::get(&by_ip).tls(trust_ca()).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_big_file_is_intact() {
+        let res = within(courier::get(nginx_tls("/big.bin")).tls(trust_ca()).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.header("content-length").as_deref(), Some("1048576"));
+        assert!(res.body().as_ref() == big_pattern().as_slice(), "collected body differs");
+
+        let mut streamed = Vec::new();
+        let res = within(
+            courier::get(nginx_tls("/big.bin"))
+                .tls(trust_ca())
+                .read_buffer_size(1000)
+                .on_body(|chunk, _| {
+                    streamed.extend_from_slice(chunk);
+                    true
+                })
+                .send(),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert!(streamed == big_pattern(), "streamed body differs");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_default_high_mode_is_596_unknown_issuer() {
+        let url = nginx_tls("/hello.txt");
+        let res = within(courier::get(&url).send()).await;
+        assert_eq!(res.status().as_u16(), 596, "{}", res.reason());
+        assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::Tls));
+        let target = url.trim_start_matches("https://").trim_end_matches("/hello.txt");
+        assert_eq!(
+            res.reason(),
+            format!("TLS handshake with {target}: invalid peer certificate: UnknownIssuer")
+        );
+        assert!(res.body().is_empty());
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_low_mode_takes_the_page() {
+        let res = within(courier::get(nginx_tls("/hello.txt")).tls(Tls::Low).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_redirect_stays_https() {
+        let res = within(courier::get(nginx_tls("/redirect")).tls(trust_ca()).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+        assert_eq!(res.url(), nginx_tls("/hello.txt"));
+        assert_eq!(res.redirects().len(), 1);
+        assert_eq!(res.redirects()[0].status().as_u16(), 301);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
+    async fn nginx_tls_keep_alive_reuses_one_connection() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let client = Client::builder()
+            .on_connection_event(move |event| sink.lock().unwrap().push(event.kind))
+            .build()
+            .unwrap();
+        let tls = trust_ca();
+        for _ in 0..3 {
+            let res = within(client.get(nginx_tls("/hello.txt")).tls(tls.clone()).send()).await;
+            assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+            assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+        }
+        let events = events.lock().unwrap().clone();
+        let count = |kind: EventKind| events.iter().filter(|k| **k == kind).count();
+        assert_eq!((count(EventKind::Connect), count(EventKind::Reuse)), (1, 2), "{events:?}");
+    }
+}
