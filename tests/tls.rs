@@ -347,8 +347,12 @@ async fn plain_http_to_a_tls_server_is_a_596_response_head_error() {
         let res = courier::get(&url).send().await;
         assert_eq!(res.status().as_u16(), 596, "{}", res.reason());
         assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::ResponseHead), "{}", res.reason());
-        // What came back was rustls's fatal alert record, not an HTTP status line.
-        assert_eq!(res.reason(), "invalid response head: malformed message head: unsupported HTTP version");
+        // What came back was rustls's fatal alert record, not an HTTP status line: the
+        // reason says so.
+        assert_eq!(
+            res.reason(),
+            "invalid response head: malformed message head: the server answered with TLS: is this an https URL?"
+        );
         assert!(eventually(|| !seen.lock().unwrap().is_empty()).await, "on_error saw no network error");
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1, "{seen:?}");

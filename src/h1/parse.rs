@@ -12,7 +12,17 @@ use http::{HeaderMap, Method, StatusCode, Version};
 pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
-    let Some(len) = complete_within_limit(parsed.parse(buf), buf.len())? else {
+    let outcome = complete_within_limit(parsed.parse(buf), buf.len()).map_err(|error| {
+        // A TLS record (handshake 0x16 or alert 0x15, version 3.x) where a status line
+        // should be: say so rather than "unsupported HTTP version".
+        match (error, buf) {
+            (ProtocolError::MalformedHead(_), [0x15 | 0x16, 0x03, ..]) => {
+                ProtocolError::MalformedHead("the server answered with TLS: is this an https URL?")
+            }
+            _ => error,
+        }
+    });
+    let Some(len) = outcome? else {
         return Ok(None);
     };
     let version = version_of(parsed.version)?;
@@ -166,6 +176,15 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn a_tls_record_instead_of_a_status_line_says_so() {
+        let alert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46];
+        assert_eq!(
+            parse_response_head(&alert),
+            Err(ProtocolError::MalformedHead("the server answered with TLS: is this an https URL?"))
+        );
     }
 
     #[test]
