@@ -60,16 +60,17 @@ mod error;
 #[doc(hidden)]
 pub mod h1;
 mod io;
+mod percent;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
 
 pub use client::{
-    default_client, BodyHandle, Client, ClientBuilder, ConnectFuture, ConnectionEvent, Connector, EventKind,
-    HostStats, PoolStats, RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST,
-    DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT,
-    DEFAULT_USER_AGENT,
+    default_client, default_proxy, set_proxy, BodyHandle, Client, ClientBuilder, ConnectFuture,
+    ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Proxy, ProxyScheme, ProxyServer,
+    RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
+    DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use date::{format_date, parse_date};
 pub use error::{Error, ErrorKind};

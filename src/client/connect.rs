@@ -77,6 +77,10 @@ pub(crate) struct ConnectPlan<'a> {
     pub(crate) timeout: Duration,
     pub(crate) on_prepare: Option<&'a OnPrepare>,
     pub(crate) connector: Option<&'a Arc<dyn Connector>>,
+    /// The proxy to go through, if any.
+    pub(crate) proxy: Option<&'a super::ProxyServer>,
+    /// Credentials for an HTTP proxy's CONNECT.
+    pub(crate) proxy_authorization: Option<&'a http::HeaderValue>,
     /// How to verify an https server.
     #[cfg(feature = "tls")]
     pub(crate) tls: &'a crate::tls::Tls,
@@ -86,12 +90,36 @@ pub(crate) struct ConnectPlan<'a> {
 /// resolved address in turn, the activity timeout applying to each attempt; then, for
 /// https, the TLS handshake on top (the connector's stream is treated exactly like ours).
 pub(crate) async fn connect(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
-    let stream = connect_stream(target, plan).await?;
+    let stream = match plan.proxy {
+        None => connect_stream(target, plan).await?,
+        Some(proxy) => through_proxy(target, proxy, plan).await?,
+    };
     #[cfg(feature = "tls")]
     if target.scheme == "https" {
         return tls_handshake(stream, target, plan).await;
     }
     Ok(stream)
+}
+
+/// A stream to `target` through `proxy`: a connection to the proxy (made like any other,
+/// connector included), then a CONNECT tunnel for https through an HTTP proxy, or a SOCKS
+/// handshake. Plain http through an HTTP proxy uses the proxy connection as it is.
+async fn through_proxy(
+    target: &Target,
+    proxy: &super::ProxyServer,
+    plan: &ConnectPlan<'_>,
+) -> Result<Box<dyn Transport>, Error> {
+    let stream = connect_stream(&proxy.target(), plan).await?;
+    match proxy.scheme() {
+        super::ProxyScheme::Http if target.scheme == "https" => {
+            super::proxy::connect_tunnel(stream, target, proxy, plan.proxy_authorization, plan.timeout).await
+        }
+        super::ProxyScheme::Http => Ok(stream),
+        #[cfg(feature = "socks")]
+        _ => super::proxy::socks_handshake(stream, target, proxy, plan.timeout).await,
+        #[cfg(not(feature = "socks"))]
+        _ => Err(Error::new(ErrorKind::InvalidRequest, "SOCKS proxies need the `socks` feature")),
+    }
 }
 
 /// The TLS handshake; failures are 596 with rustls's reason (unknown issuer, wrong name,

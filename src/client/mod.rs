@@ -3,6 +3,7 @@
 mod connect;
 mod events;
 mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod request_head;
@@ -13,6 +14,7 @@ pub use connect::{ConnectFuture, Connector, Target};
 pub use events::{ConnectionEvent, EventKind};
 pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
+pub use proxy::{default_proxy, set_proxy, Proxy, ProxyScheme, ProxyServer};
 pub use request::{RequestBuilder, RequestGuard};
 pub use response::{BodyHandle, Response};
 
@@ -64,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) user_agent: HeaderValue,
     pub(crate) read_buffer_size: usize,
     pub(crate) pool: Pool,
+    /// `None`: the global default ([`set_proxy`], else the environment) at request time.
+    pub(crate) proxy: Option<Proxy>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
 }
@@ -101,6 +105,7 @@ impl Client {
             max_per_host: DEFAULT_MAX_PER_HOST,
             persistent_timeout: DEFAULT_PERSISTENT_TIMEOUT,
             observer: None,
+            proxy: None,
             #[cfg(feature = "tls")]
             tls: crate::tls::Tls::High,
         }
@@ -159,6 +164,7 @@ pub struct ClientBuilder {
     max_per_host: usize,
     persistent_timeout: Duration,
     observer: Option<Observer>,
+    proxy: Option<Proxy>,
     #[cfg(feature = "tls")]
     tls: crate::tls::Tls,
 }
@@ -231,6 +237,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The proxy for this client's requests (seed: `proxy`); without it, the global
+    /// default applies ([`set_proxy`], else the environment).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// How https servers are verified by default (seed: `tls_ctx`); `Tls::High` unless set.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
@@ -248,6 +261,7 @@ impl ClientBuilder {
             user_agent,
             read_buffer_size: self.read_buffer_size,
             pool: Pool::new(self.max_per_host, self.persistent_timeout, self.observer),
+            proxy: self.proxy,
             #[cfg(feature = "tls")]
             tls: self.tls,
         };

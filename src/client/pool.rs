@@ -35,6 +35,8 @@ pub(crate) struct PoolKey {
     /// The TLS mode of https connections (`None` for http): a connection made under one
     /// mode is never reused under another.
     pub(crate) tls: Option<TlsTag>,
+    /// The proxy the connection goes through: never reused under another proxy.
+    pub(crate) proxy: Option<super::ProxyServer>,
 }
 
 /// Identifies a TLS mode in the pool key (custom configs by the config's identity).

@@ -58,8 +58,10 @@ pub(crate) struct Options<'a> {
     pub(crate) connector: Option<Arc<dyn Connector>>,
     /// `None`: the default, persistent for idempotent methods only.
     pub(crate) persistent: Option<bool>,
-    pub(crate) keepalive: bool,
+    /// `None`: on, unless a proxy is used (the seed's default).
+    pub(crate) keepalive: Option<bool>,
     pub(crate) session_id: Option<String>,
+    pub(crate) proxy: super::Proxy,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
 }
@@ -87,8 +89,9 @@ impl<'a> RequestBuilder<'a> {
             on_prepare: None,
             connector: None,
             persistent: None,
-            keepalive: true,
+            keepalive: None,
             session_id: None,
+            proxy: config.proxy.clone().unwrap_or_else(super::default_proxy),
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
         };
@@ -192,9 +195,16 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// With `persistent`, also ask HTTP/1.0 servers to keep the connection open
-    /// (`Connection: keep-alive`). Default on.
+    /// (`Connection: keep-alive`). Default on, except through a proxy (HTTP/1.0 proxies
+    /// cannot honour it meaningfully).
     pub fn keepalive(mut self, keepalive: bool) -> Self {
-        self.options.keepalive = keepalive;
+        self.options.keepalive = Some(keepalive);
+        self
+    }
+
+    /// The proxy for this request (seed: `proxy`); `Proxy::none()` connects directly.
+    pub fn proxy(mut self, proxy: super::Proxy) -> Self {
+        self.options.proxy = proxy;
         self
     }
 

@@ -21,6 +21,15 @@ pub(crate) enum Persistence {
     KeepAlive,
 }
 
+/// How the request reaches the origin.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Route<'a> {
+    /// Through an HTTP proxy, for an http URL: the target is the absolute URL.
+    pub(crate) absolute_form: bool,
+    /// Credentials for that proxy; sent only with an absolute-form request.
+    pub(crate) proxy_authorization: Option<&'a HeaderValue>,
+}
+
 /// Appends the request line and header fields for `request` to `dst`.
 ///
 /// `referer` is the URL of the response that redirected here, if any.
@@ -29,6 +38,7 @@ pub(crate) fn write(
     referer: Option<&Url>,
     user_agent: &HeaderValue,
     persistence: Persistence,
+    route: &Route<'_>,
     dst: &mut Vec<u8>,
 ) {
     let mut defaults: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(6);
@@ -54,12 +64,26 @@ pub(crate) fn write(
     add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
     add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
     add_default(header::CONTENT_LENGTH, content_length(request));
+    if route.absolute_form {
+        if let Some(credentials) = route.proxy_authorization {
+            defaults.push((header::PROXY_AUTHORIZATION, credentials.clone()));
+        }
+    }
 
     let (host, rest) =
         defaults.split_at(usize::from(defaults.first().is_some_and(|(name, _)| name == header::HOST)));
-    let caller = request.headers.iter().filter_map(|(name, value)| value.as_ref().map(|value| (name, value)));
+    // Proxy-Authorization never goes to the origin; for a proxy it was added above.
+    let caller = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name != header::PROXY_AUTHORIZATION)
+        .filter_map(|(name, value)| value.as_ref().map(|value| (name, value)));
     let fields = host.iter().map(|(n, v)| (n, v)).chain(caller).chain(rest.iter().map(|(n, v)| (n, v)));
-    let target = &request.url[Position::BeforePath..Position::AfterQuery];
+    let target = if route.absolute_form {
+        &request.url[..Position::AfterQuery]
+    } else {
+        &request.url[Position::BeforePath..Position::AfterQuery]
+    };
     h1::write_request_head(dst, &request.method, target, fields);
 }
 

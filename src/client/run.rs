@@ -5,9 +5,10 @@ use super::connect::{self, ConnectPlan};
 use super::pool::{Lease, PoolKey};
 use super::redirect;
 use super::request::{OnBody, Options, Request};
-use super::request_head::{self, Persistence};
+use super::request_head::{self, Persistence, Route};
 use super::response::{BodyHandle, Response};
 use super::Config;
+use super::ProxyScheme;
 use crate::error::{Error, ErrorKind};
 use crate::h1::{self, limits::MAX_INTERIM_RESPONSES, BodyEvent, BodyMode, MessageKind, ResponseHead};
 use crate::io::{with_timeout, Connection, ReadError, Written};
@@ -77,18 +78,32 @@ async fn exchange(
 ) -> Hop {
     let url = request.url.as_str();
     let persistent = options.persistent.unwrap_or_else(|| request.is_idempotent());
-    let persistence = match (persistent, options.keepalive) {
+    let target = request.target();
+    let via = options.proxy.server_for(&target).cloned();
+    let keepalive = options.keepalive.unwrap_or(via.is_none());
+    let persistence = match (persistent, keepalive) {
         (false, _) => Persistence::Close,
         (true, false) => Persistence::Persistent,
         (true, true) => Persistence::KeepAlive,
     };
-    let target = request.target();
     let key = PoolKey {
         scheme: target.scheme.clone(),
         host: target.host.clone(),
         port: target.port,
         session: options.session_id.clone(),
         tls: tls_tag(&target, options),
+        proxy: via.clone(),
+    };
+    // Proxy credentials (the proxy URL's, or the caller's Proxy-Authorization header) go
+    // to the proxy only: in an absolute-form request, or on the CONNECT that opens a tunnel.
+    let proxy_authorization = via.as_ref().and_then(|proxy| {
+        let from_caller = request.caller_header(&header::PROXY_AUTHORIZATION).flatten().cloned();
+        from_caller.or_else(|| proxy.authorization())
+    });
+    let route = Route {
+        absolute_form: via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http)
+            && target.scheme == "http",
+        proxy_authorization: proxy_authorization.as_ref(),
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -109,6 +124,8 @@ async fn exchange(
                     timeout: options.timeout,
                     on_prepare: options.on_prepare.as_ref(),
                     connector: options.connector.as_ref(),
+                    proxy: via.as_ref(),
+                    proxy_authorization: proxy_authorization.as_ref(),
                     #[cfg(feature = "tls")]
                     tls: &options.tls,
                 };
@@ -123,7 +140,7 @@ async fn exchange(
         };
         conn.configure(options.read_buffer_size, options.timeout);
         let read_before = conn.bytes_read();
-        match send_and_read_head(&mut conn, request, referer, config, persistence).await {
+        match send_and_read_head(&mut conn, request, referer, config, persistence, &route).await {
             Ok((head, fully_sent)) => break (conn, head, fully_sent),
             Err(error) => {
                 // A cached connection the server closed meanwhile fails exactly like this:
@@ -278,9 +295,10 @@ async fn send_and_read_head(
     referer: Option<&Url>,
     config: &Config,
     persistence: Persistence,
+    route: &Route<'_>,
 ) -> Result<(ResponseHead, bool), Error> {
     let mut out = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
-    request_head::write(request, referer, &config.user_agent, persistence, &mut out);
+    request_head::write(request, referer, &config.user_agent, persistence, route, &mut out);
     let body = &request.body;
     let mut interim_seen = 0;
     let written = if !body.is_empty() && expects_continue(request) {

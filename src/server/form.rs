@@ -28,36 +28,8 @@ pub(crate) fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
 fn urlencoded_pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     text.split(['&', ';']).filter(|pair| !pair.is_empty()).map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode_component(key), decode_component(value))
+        (crate::percent::decode(key, true), crate::percent::decode(value, true))
     })
-}
-
-/// Percent-decodes one component, `+` as space; invalid escapes are kept as written and
-/// invalid UTF-8 reads as U+FFFD.
-fn decode_component(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Decoded request parameters, in the order they arrived, repeats kept.
