@@ -14,6 +14,9 @@
 //!   -v                 print connection events (connect, reuse, retry, idle, close) to stderr
 //!   -k, --insecure     https without certificate checks (courier's Tls::Low)
 //!   --cacert PEM       https trusting exactly the CA certificates in PEM
+//!   -x, --proxy URL    proxy: http://, socks4://, socks4a://, socks5://, socks5h://
+//!                      (user:pass@ allowed); default from http_proxy/https_proxy/all_proxy
+//!   --noproxy LIST     hosts that go direct (comma-separated; `*` for all)
 //! ```
 //!
 //! Several URLs are fetched on one client, so persistent connections are reused between
@@ -46,11 +49,15 @@ struct Args {
     insecure: bool,
     /// `--cacert PEM`: trust exactly these roots.
     ca_file: Option<String>,
+    /// `-x URL`: the proxy (else the environment's).
+    proxy: Option<String>,
+    /// `--noproxy LIST`: hosts that bypass the proxy (`*`: all).
+    no_proxy: Option<String>,
     urls: Vec<String>,
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -66,6 +73,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         verbose: false,
         insecure: false,
         ca_file: None,
+        proxy: None,
+        no_proxy: None,
         urls: Vec::new(),
     };
     while let Some(arg) = argv.next() {
@@ -113,6 +122,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "-v" | "--verbose" => args.verbose = true,
             "-k" | "--insecure" => args.insecure = true,
             "--cacert" => args.ca_file = Some(value("--cacert")?),
+            "-x" | "--proxy" => args.proxy = Some(value("-x")?),
+            "--noproxy" => args.no_proxy = Some(value("--noproxy")?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -200,6 +211,20 @@ async fn main() -> ExitCode {
         }
     };
     let mut builder = courier::Client::builder();
+    let proxy = match &args.proxy {
+        Some(url) => match courier::Proxy::new(url) {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                eprintln!("fetch: -x: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => courier::Proxy::from_env(),
+    };
+    builder = builder.proxy(match &args.no_proxy {
+        Some(list) => proxy.with_no_proxy(list),
+        None => proxy,
+    });
     #[cfg(feature = "tls")]
     if args.insecure {
         builder = builder.tls(courier::tls::Tls::Low);

@@ -286,7 +286,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -489,6 +489,39 @@ async fn https_with_insecure_and_cacert() {
         let out = fetch(&["--cacert", "/nonexistent/ca.pem", &url]).await;
         assert_eq!(code(&out), Some(2));
         assert!(stderr(&out).starts_with("fetch: --cacert /nonexistent/ca.pem:"), "{}", stderr(&out));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn proxy_option_sends_absolute_form_to_the_proxy_and_noproxy_bypasses_it() {
+    within(async {
+        let proxy = Scripted::respond("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvia proxy").await;
+        let proxy_url = format!("http://u:p@{}", proxy.addr);
+        // The origin name is never resolved: the proxy gets the absolute-form request.
+        let out = fetch(&["-x", &proxy_url, "http://origin.test:8080/x?y=1"]).await;
+        assert_eq!((code(&out), stdout(&out).as_str()), (Some(0), "via proxy"), "stderr: {}", stderr(&out));
+        let seen = proxy.requests();
+        assert_eq!(seen.len(), 1);
+        assert!(
+            seen[0].head.starts_with("GET http://origin.test:8080/x?y=1 HTTP/1.1\r\n"),
+            "{}",
+            seen[0].head
+        );
+        assert_eq!(seen[0].header("host"), Some("origin.test:8080"));
+        assert_eq!(seen[0].header("proxy-authorization"), Some("Basic dTpw"));
+
+        // --noproxy '*' goes direct: the proxy (now a closed port) is never contacted.
+        let origin = Scripted::respond("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ndirect").await;
+        let dead_proxy = format!("http://127.0.0.1:{}", closed_port().await);
+        let out = fetch(&["-x", &dead_proxy, "--noproxy", "*", &origin.url("/")]).await;
+        assert_eq!((code(&out), stdout(&out).as_str()), (Some(0), "direct"), "stderr: {}", stderr(&out));
+        let out = fetch(&["-x", &dead_proxy, &origin.url("/")]).await;
+        assert_eq!(code(&out), Some(95), "stderr: {}", stderr(&out));
+
+        let out = fetch(&["-x", "ftp://127.0.0.1:21", &origin.url("/")]).await;
+        assert_eq!(code(&out), Some(2));
+        assert!(stderr(&out).starts_with("fetch: -x: invalid proxy URL"), "{}", stderr(&out));
     })
     .await;
 }

@@ -97,11 +97,15 @@ enum Rules {
     Direct,
     /// Every request through this proxy.
     Always(ProxyServer),
-    /// From the environment: per scheme, with exceptions.
-    Environment {
+    /// Per scheme, with exceptions (the environment's rules, or an explicit proxy with a
+    /// no-proxy list).
+    PerScheme {
         http: Option<ProxyServer>,
         https: Option<ProxyServer>,
         no_proxy: Vec<String>,
+        /// Loopback hosts go direct (always so for the environment: a developer's proxy
+        /// settings must not capture traffic to local test servers).
+        direct_loopback: bool,
     },
 }
 
@@ -134,20 +138,33 @@ impl Proxy {
             .or_else(|| var("REQUEST_METHOD").is_none().then(|| var("HTTP_PROXY")).flatten())
             .or_else(|| all.clone());
         let https = pick("https_proxy", "HTTPS_PROXY").or(all);
-        let no_proxy = pick("no_proxy", "NO_PROXY")
-            .map(|list| {
-                list.split(',')
-                    .map(|entry| entry.trim().to_ascii_lowercase())
-                    .filter(|e| !e.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let no_proxy = pick("no_proxy", "NO_PROXY").map(|list| no_proxy_list(&list)).unwrap_or_default();
         let parse = |url: Option<String>| url.and_then(|url| parse_server(&url).ok());
         let (http, https) = (parse(http), parse(https));
         if http.is_none() && https.is_none() {
             return Self::none();
         }
-        Self { rules: Rules::Environment { http, https, no_proxy } }
+        Self { rules: Rules::PerScheme { http, https, no_proxy, direct_loopback: true } }
+    }
+
+    /// The same proxy, except for the hosts in `list` (comma-separated, `no_proxy` syntax:
+    /// `*`, host names, domain suffixes, IPs), which go direct (curl's `--noproxy`).
+    pub fn with_no_proxy(self, list: &str) -> Self {
+        let entries = no_proxy_list(list);
+        let rules = match self.rules {
+            Rules::Direct => Rules::Direct,
+            Rules::Always(server) => Rules::PerScheme {
+                http: Some(server.clone()),
+                https: Some(server),
+                no_proxy: entries,
+                direct_loopback: false,
+            },
+            Rules::PerScheme { http, https, mut no_proxy, direct_loopback } => {
+                no_proxy.extend(entries);
+                Rules::PerScheme { http, https, no_proxy, direct_loopback }
+            }
+        };
+        Self { rules }
     }
 
     /// The proxy for a request to `target`, if any.
@@ -155,8 +172,8 @@ impl Proxy {
         match &self.rules {
             Rules::Direct => None,
             Rules::Always(server) => Some(server),
-            Rules::Environment { http, https, no_proxy } => {
-                if is_loopback(&target.host) || bypassed(no_proxy, &target.host) {
+            Rules::PerScheme { http, https, no_proxy, direct_loopback } => {
+                if (*direct_loopback && is_loopback(&target.host)) || bypassed(no_proxy, &target.host) {
                     return None;
                 }
                 if target.scheme == "https" {
@@ -214,6 +231,10 @@ fn parse_server(text: &str) -> Result<ProxyServer, Error> {
     let credentials = (!url.username().is_empty())
         .then(|| (decode(url.username()), decode(url.password().unwrap_or_default())));
     Ok(ProxyServer { scheme, host, port, credentials })
+}
+
+fn no_proxy_list(list: &str) -> Vec<String> {
+    list.split(',').map(|entry| entry.trim().to_ascii_lowercase()).filter(|entry| !entry.is_empty()).collect()
 }
 
 /// `no_proxy`: `*`, exact hosts and IPs, and domain suffixes (`example.com` and
@@ -397,5 +418,16 @@ mod tests {
         let plain = env(&[("HTTP_PROXY", "http://fine:1")]);
         assert_eq!(plain.server_for(&target("http", "a.test")).unwrap().host, "fine");
         assert_eq!(env(&[]), Proxy::none());
+    }
+
+    #[test]
+    fn an_explicit_proxy_with_exceptions() {
+        let proxy = Proxy::new("http://p:1").unwrap().with_no_proxy("skip.test");
+        assert!(proxy.server_for(&target("http", "skip.test")).is_none());
+        assert_eq!(proxy.server_for(&target("https", "other.test")).unwrap().host, "p");
+        // Explicit proxies apply to loopback targets too (only the environment's skip them).
+        assert_eq!(proxy.server_for(&target("http", "127.0.0.1")).unwrap().host, "p");
+        let none = Proxy::new("http://p:1").unwrap().with_no_proxy("*");
+        assert!(none.server_for(&target("http", "a.test")).is_none());
     }
 }
