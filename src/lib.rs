@@ -72,6 +72,8 @@ pub use client::{
     RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
     DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
+#[cfg(feature = "cookies")]
+pub use client::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
 pub use date::{format_date, parse_date};
 pub use error::{Error, ErrorKind};
 pub use io::Transport;

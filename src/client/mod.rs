@@ -1,6 +1,8 @@
 //! The HTTP client: `Client`, its builder and defaults, and the request path behind it.
 
 mod connect;
+#[cfg(feature = "cookies")]
+mod cookies;
 mod events;
 mod pool;
 mod proxy;
@@ -11,6 +13,8 @@ mod response;
 mod run;
 
 pub use connect::{ConnectFuture, Connector, Target};
+#[cfg(feature = "cookies")]
+pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
 pub use events::{ConnectionEvent, EventKind};
 pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
@@ -68,6 +72,8 @@ pub(crate) struct Config {
     pub(crate) pool: Pool,
     /// `None`: the global default ([`set_proxy`], else the environment) at request time.
     pub(crate) proxy: Option<Proxy>,
+    #[cfg(feature = "cookies")]
+    pub(crate) cookie_jar: Option<CookieJar>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
 }
@@ -106,6 +112,8 @@ impl Client {
             persistent_timeout: DEFAULT_PERSISTENT_TIMEOUT,
             observer: None,
             proxy: None,
+            #[cfg(feature = "cookies")]
+            cookie_jar: None,
             #[cfg(feature = "tls")]
             tls: crate::tls::Tls::High,
         }
@@ -165,6 +173,8 @@ pub struct ClientBuilder {
     persistent_timeout: Duration,
     observer: Option<Observer>,
     proxy: Option<Proxy>,
+    #[cfg(feature = "cookies")]
+    cookie_jar: Option<CookieJar>,
     #[cfg(feature = "tls")]
     tls: crate::tls::Tls,
 }
@@ -244,6 +254,13 @@ impl ClientBuilder {
         self
     }
 
+    /// A cookie jar used by every request of this client (seed: `cookie_jar`).
+    #[cfg(feature = "cookies")]
+    pub fn cookie_jar(mut self, jar: &CookieJar) -> Self {
+        self.cookie_jar = Some(jar.clone());
+        self
+    }
+
     /// How https servers are verified by default (seed: `tls_ctx`); `Tls::High` unless set.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
@@ -262,6 +279,8 @@ impl ClientBuilder {
             read_buffer_size: self.read_buffer_size,
             pool: Pool::new(self.max_per_host, self.persistent_timeout, self.observer),
             proxy: self.proxy,
+            #[cfg(feature = "cookies")]
+            cookie_jar: self.cookie_jar,
             #[cfg(feature = "tls")]
             tls: self.tls,
         };

@@ -62,6 +62,8 @@ pub(crate) struct Options<'a> {
     pub(crate) keepalive: Option<bool>,
     pub(crate) session_id: Option<String>,
     pub(crate) proxy: super::Proxy,
+    #[cfg(feature = "cookies")]
+    pub(crate) cookie_jar: Option<super::CookieJar>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
 }
@@ -92,6 +94,8 @@ impl<'a> RequestBuilder<'a> {
             keepalive: None,
             session_id: None,
             proxy: config.proxy.clone().unwrap_or_else(super::default_proxy),
+            #[cfg(feature = "cookies")]
+            cookie_jar: config.cookie_jar.clone(),
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
         };
@@ -199,6 +203,15 @@ impl<'a> RequestBuilder<'a> {
     /// cannot honour it meaningfully).
     pub fn keepalive(mut self, keepalive: bool) -> Self {
         self.options.keepalive = Some(keepalive);
+        self
+    }
+
+    /// Cookies from `jar` are sent, and Set-Cookie answers (on every hop, redirects
+    /// included) are stored in it (seed: `cookie_jar`). A Cookie header set with
+    /// [`header`](Self::header) is sent instead of the jar's.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_jar(mut self, jar: &super::CookieJar) -> Self {
+        self.options.cookie_jar = Some(jar.clone());
         self
     }
 

@@ -21,13 +21,15 @@ pub(crate) enum Persistence {
     KeepAlive,
 }
 
-/// How the request reaches the origin.
+/// What this hop adds beyond the request itself: how it reaches the origin, and cookies.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Route<'a> {
     /// Through an HTTP proxy, for an http URL: the target is the absolute URL.
     pub(crate) absolute_form: bool,
     /// Credentials for that proxy; sent only with an absolute-form request.
     pub(crate) proxy_authorization: Option<&'a HeaderValue>,
+    /// The cookie jar's Cookie header for this URL (unless the caller set one).
+    pub(crate) cookie: Option<&'a HeaderValue>,
 }
 
 /// Appends the request line and header fields for `request` to `dst`.
@@ -64,6 +66,7 @@ pub(crate) fn write(
     add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
     add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
     add_default(header::CONTENT_LENGTH, content_length(request));
+    add_default(header::COOKIE, route.cookie.cloned());
     if route.absolute_form {
         if let Some(credentials) = route.proxy_authorization {
             defaults.push((header::PROXY_AUTHORIZATION, credentials.clone()));

@@ -100,10 +100,12 @@ async fn exchange(
         let from_caller = request.caller_header(&header::PROXY_AUTHORIZATION).flatten().cloned();
         from_caller.or_else(|| proxy.authorization())
     });
+    let cookie = jar_cookie(request, options);
     let route = Route {
         absolute_form: via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http)
             && target.scheme == "http",
         proxy_authorization: proxy_authorization.as_ref(),
+        cookie: cookie.as_ref(),
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -159,6 +161,11 @@ async fn exchange(
 
     let kind = MessageKind::Response { request_method: &request.method, status: head.status.as_u16() };
     let framing = h1::body_mode(kind, head.version, &head.headers);
+    // Every response that got this far sets its cookies, redirect hops included.
+    #[cfg(feature = "cookies")]
+    if let Some(jar) = &options.cookie_jar {
+        jar.store_from(&request.url, &head.headers);
+    }
     let mut response = Response::from_head(url, head);
     let mode = match framing {
         Ok(mode) => mode,
@@ -207,6 +214,16 @@ async fn exchange(
         }
         Err(error) => Hop::Final(response.fail(error)),
     }
+}
+
+/// The jar's Cookie header for this hop's URL, if a jar is in use.
+fn jar_cookie(request: &Request, options: &Options<'_>) -> Option<http::HeaderValue> {
+    #[cfg(feature = "cookies")]
+    if let Some(jar) = &options.cookie_jar {
+        return jar.header_for(&request.url);
+    }
+    let _ = (request, options);
+    None
 }
 
 /// The pool's TLS tag for this request: its TLS mode for https, none for http.
