@@ -17,6 +17,9 @@
 //!   -x, --proxy URL    proxy: http://, socks4://, socks4a://, socks5://, socks5h://
 //!                      (user:pass@ allowed); default from http_proxy/https_proxy/all_proxy
 //!   --noproxy LIST     hosts that go direct (comma-separated; `*` for all)
+//!   -c, --cookie-jar F cookie jar file: loaded if present, saved (session cookies
+//!                      dropped) after the last URL
+//!   --session ID       only reuse connections made under this session id
 //! ```
 //!
 //! Several URLs are fetched on one client, so persistent connections are reused between
@@ -53,11 +56,15 @@ struct Args {
     proxy: Option<String>,
     /// `--noproxy LIST`: hosts that bypass the proxy (`*`: all).
     no_proxy: Option<String>,
+    /// `-c FILE`: the cookie jar, loaded if present and saved afterwards.
+    cookie_jar: Option<String>,
+    /// `--session ID`: only connections made under this id are reused.
+    session: Option<String>,
     urls: Vec<String>,
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -75,6 +82,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         ca_file: None,
         proxy: None,
         no_proxy: None,
+        cookie_jar: None,
+        session: None,
         urls: Vec::new(),
     };
     while let Some(arg) = argv.next() {
@@ -124,6 +133,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--cacert" => args.ca_file = Some(value("--cacert")?),
             "-x" | "--proxy" => args.proxy = Some(value("-x")?),
             "--noproxy" => args.no_proxy = Some(value("--noproxy")?),
+            "-c" | "--cookie-jar" => args.cookie_jar = Some(value("-c")?),
+            "--session" => args.session = Some(value("--session")?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -225,6 +236,25 @@ async fn main() -> ExitCode {
         Some(list) => proxy.with_no_proxy(list),
         None => proxy,
     });
+    #[cfg(feature = "cookies")]
+    let jar = match &args.cookie_jar {
+        Some(path) => match courier::CookieJar::load_file(path) {
+            Ok(jar) => {
+                builder = builder.cookie_jar(&jar);
+                Some((jar, path.clone()))
+            }
+            Err(e) => {
+                eprintln!("fetch: -c {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    #[cfg(not(feature = "cookies"))]
+    if args.cookie_jar.is_some() {
+        eprintln!("fetch: -c needs courier's `cookies` feature");
+        return ExitCode::from(2);
+    }
     #[cfg(feature = "tls")]
     if args.insecure {
         builder = builder.tls(courier::tls::Tls::Low);
@@ -265,6 +295,15 @@ async fn main() -> ExitCode {
             codes[done] = code;
         }
     }
+    // The seed's advice: expire session cookies before saving a jar for later.
+    #[cfg(feature = "cookies")]
+    if let Some((jar, path)) = jar {
+        jar.expire(true);
+        if let Err(e) = jar.save_file(&path) {
+            eprintln!("fetch: -c {path}: {e}");
+            return ExitCode::from(2);
+        }
+    }
     ExitCode::from(codes.into_iter().find(|&code| code != 0).unwrap_or(0))
 }
 
@@ -292,6 +331,9 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
         (None, false, None) => "GET".to_owned(),
     };
     let mut request = client.request(&method, url);
+    if let Some(session) = &args.session {
+        request = request.session_id(session);
+    }
     for (name, value) in &args.headers {
         request = match value {
             Some(value) => request.header(name, value),

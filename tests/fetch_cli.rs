@@ -286,7 +286,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -522,6 +522,49 @@ async fn proxy_option_sends_absolute_form_to_the_proxy_and_noproxy_bypasses_it()
         let out = fetch(&["-x", "ftp://127.0.0.1:21", &origin.url("/")]).await;
         assert_eq!(code(&out), Some(2));
         assert!(stderr(&out).starts_with("fetch: -x: invalid proxy URL"), "{}", stderr(&out));
+    })
+    .await;
+}
+
+#[cfg(feature = "cookies")]
+#[tokio::test]
+async fn cookie_jar_file_carries_cookies_between_urls_and_runs() {
+    within(async {
+        let server = Scripted::start(|mut peer| async move {
+            while let Some(request) = peer.read_request().await {
+                let cookie = request.header("cookie").unwrap_or("none").to_owned();
+                let extra = if request.target == "/login" {
+                    "Set-Cookie: sid=abc; Max-Age=3600\r\nSet-Cookie: tmp=1\r\n"
+                } else {
+                    ""
+                };
+                let body = format!("{} cookie={cookie}\n", request.target);
+                peer.write(format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len()))
+                    .await;
+            }
+        })
+        .await;
+        let jar = TempFile(temp_path("cookies.json"));
+        let jar_path = jar.0.to_str().unwrap().to_owned();
+        let out = fetch(&["-c", &jar_path, &server.url("/login"), &server.url("/me")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "/login cookie=none\n/me cookie=sid=abc; tmp=1\n");
+
+        // Saved without the session cookie; a new run sends the persistent one.
+        let saved = std::fs::read_to_string(&jar.0).unwrap();
+        assert!(saved.contains("abc") && !saved.contains("tmp"), "{saved}");
+        let out = fetch(&["-c", &jar_path, &server.url("/me")]).await;
+        assert_eq!(
+            (code(&out), stdout(&out).as_str()),
+            (Some(0), "/me cookie=sid=abc\n"),
+            "{}",
+            stderr(&out)
+        );
+
+        std::fs::write(&jar.0, "not json").unwrap();
+        let out = fetch(&["-c", &jar_path, &server.url("/me")]).await;
+        assert_eq!(code(&out), Some(2));
+        assert!(stderr(&out).starts_with(&format!("fetch: -c {jar_path}:")), "{}", stderr(&out));
     })
     .await;
 }
