@@ -17,6 +17,13 @@ async fn main() {
         .route("/middle", |_req| async { Reply::redirect(301, "/new") })
         .route("/new", |_req| async { Reply::text("you found the new place\n") })
         .route("/stream", |_req| async { stream_pieces() })
+        .route("/login", |_req| async {
+            Reply::redirect(303, "/me").with_header("set-cookie", "session=demo42; Path=/")
+        })
+        .route("/me", |req| async move {
+            let who = req.header("cookie").unwrap_or_else(|| "nobody".into());
+            Reply::text(format!("you are: {who}\n"))
+        })
         .start()
         .await
         .expect("start the bundled server on loopback");
@@ -77,7 +84,18 @@ async fn main() {
         stats.idle
     );
 
-    // 5. Failures are responses too: a 595 for a port nobody listens on.
+    // 5. A cookie round trip: /login sets a cookie on a redirect hop; the jar sends it on.
+    let jar = courier::CookieJar::new();
+    let res = courier::get(format!("{base}/login")).cookie_jar(&jar).send().await;
+    println!(
+        "\nGET /login       -> {} via {} hop(s): {}",
+        res.status().as_u16(),
+        res.redirects().len(),
+        res.text().trim_end()
+    );
+    println!("  the jar now holds {:?}", jar.cookies_for(&base));
+
+    // 6. Failures are responses too: a 595 for a port nobody listens on.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("address").port();
     let res =
         courier::get(format!("http://127.0.0.1:{closed}/")).timeout(Duration::from_secs(2)).send().await;
