@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Interop run: starts real third-party servers on loopback (nginx, Python's http.server),
-# then runs the ignored interop tests against them; then starts our own server (the httpd
-# example) and drives it with third-party clients (curl, Python requests and h11) through
-# scripts/interop_server.py. Called by .ci/run; runnable by hand once nginx is installed
-# (apt-get install nginx-light) and the Python clients too (python3 -m pip install requests h11).
+# Interop run: starts real third-party servers on loopback (nginx, Python's http.server)
+# and proxies in front of nginx (tinyproxy, dante), then runs the ignored interop tests
+# against them; then starts our own server (the httpd example) and drives it with
+# third-party clients (curl, Python requests and h11) through scripts/interop_server.py.
+# Called by .ci/run; runnable by hand once the peers are installed (apt-get install
+# nginx-light tinyproxy dante-server) and the Python clients too (python3 -m pip install
+# requests h11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,11 +95,63 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+# Proxies in front of nginx: tinyproxy (HTTP: absolute-form, and CONNECT to nginx's TLS
+# port only) and dante (SOCKS 4 and 5, no authentication, from and to 127.0.0.1 only; dante
+# has no SOCKS4a). Both run in the foreground as children of this script, logging to files.
+command -v tinyproxy >/dev/null || { echo "interop: tinyproxy is missing (apt-get install tinyproxy)" >&2; exit 1; }
+command -v danted >/dev/null || { echo "interop: danted is missing (apt-get install dante-server)" >&2; exit 1; }
+tinyproxy_port=$(free_port)
+cat > "$work/tinyproxy.conf" <<CONF
+Port $tinyproxy_port
+Listen 127.0.0.1
+Timeout 30
+MaxClients 32
+Allow 127.0.0.1
+ConnectPort $nginx_tls_port
+PidFile "$work/tinyproxy.pid"
+LogFile "$work/tinyproxy.log"
+LogLevel Info
+CONF
+tinyproxy -d -c "$work/tinyproxy.conf" >"$work/tinyproxy.out" 2>&1 &
+pids+=($!)
+
+dante_port=$(free_port)
+{
+  echo "logoutput: $work/danted.log"
+  echo "internal: 127.0.0.1 port = $dante_port"
+  echo "external: 127.0.0.1"
+  echo "clientmethod: none"
+  echo "socksmethod: none"
+  if [ "$(id -u)" = 0 ]; then
+    echo "user.privileged: root"
+    echo "user.unprivileged: nobody"
+  fi
+  echo "client pass { from: 127.0.0.1/32 to: 0.0.0.0/0 }"
+  echo "socks pass { from: 127.0.0.1/32 to: 127.0.0.1/32 command: connect }"
+} > "$work/danted.conf"
+danted -f "$work/danted.conf" -p "$work/danted.pid" >"$work/danted.out" 2>&1 &
+pids+=($!)
+
+proxy_ready() {
+  for _ in $(seq 50); do
+    if curl -s -o /dev/null --max-time 2 -x "$1" "http://127.0.0.1:$nginx_port/hello.txt"; then return 0; fi
+    sleep 0.1
+  done
+  echo "interop: $2 did not start:" >&2
+  cat "$work/$2".* >&2 || true
+  exit 1
+}
+proxy_ready "http://127.0.0.1:$tinyproxy_port" tinyproxy
+proxy_ready "socks5://127.0.0.1:$dante_port" danted
+
 export COURIER_INTEROP_NGINX="http://127.0.0.1:$nginx_port"
 export COURIER_INTEROP_PYTHON="http://127.0.0.1:$py_port"
 export COURIER_INTEROP_NGINX_TLS="https://localhost:$nginx_tls_port"
 export COURIER_INTEROP_CA="$work/tls/ca.pem"
+export COURIER_INTEROP_TINYPROXY="http://127.0.0.1:$tinyproxy_port"
+export COURIER_INTEROP_DANTE="socks5://127.0.0.1:$dante_port"
 echo "interop: nginx on $COURIER_INTEROP_NGINX and $COURIER_INTEROP_NGINX_TLS, python http.server on $COURIER_INTEROP_PYTHON"
+echo "interop: tinyproxy on $COURIER_INTEROP_TINYPROXY, dante on $COURIER_INTEROP_DANTE"
 status=0
 cargo test --test interop -- --ignored "$@" || status=$?
 

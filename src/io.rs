@@ -32,6 +32,17 @@ pub(crate) enum ReadError {
     Closed { partial: bool },
 }
 
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(error) => write!(f, "{error}"),
+            Self::Protocol(error) => write!(f, "{error}"),
+            Self::Closed { partial: false } => f.write_str("connection closed before an answer"),
+            Self::Closed { partial: true } => f.write_str("connection closed in the middle of an answer"),
+        }
+    }
+}
+
 impl From<ProtocolError> for ReadError {
     fn from(error: ProtocolError) -> Self {
         Self::Protocol(error)

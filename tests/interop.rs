@@ -244,3 +244,154 @@ mod nginx_tls {
         assert_eq!((count(EventKind::Connect), count(EventKind::Reuse)), (1, 2), "{events:?}");
     }
 }
+
+/// Real proxies on loopback: tinyproxy (an HTTP proxy: absolute-form for http URLs, CONNECT
+/// for https) and dante (a SOCKS 4 and 5 server, no authentication), both in front of the
+/// script's nginx. The proxies are explicit (`.proxy(Proxy::new(..))`): proxies from the
+/// environment never take loopback targets, explicit ones do.
+mod proxies {
+    use super::{base, nginx, within};
+    use courier::{Proxy, Response};
+
+    /// `COURIER_INTEROP_TINYPROXY`: `http://127.0.0.1:PORT`.
+    fn tinyproxy() -> Proxy {
+        Proxy::new(&base("COURIER_INTEROP_TINYPROXY")).expect("tinyproxy's URL")
+    }
+
+    /// `COURIER_INTEROP_DANTE` (`socks5://127.0.0.1:PORT`) with another SOCKS scheme.
+    #[cfg(feature = "socks")]
+    fn dante(scheme: &str) -> Proxy {
+        let url = base("COURIER_INTEROP_DANTE");
+        let address = url.split_once("://").map_or(url.as_str(), |(_, address)| address);
+        Proxy::new(&format!("{scheme}://{address}")).expect("dante's URL")
+    }
+
+    /// nginx's plain-HTTP URL with `localhost` for the host.
+    #[cfg(feature = "socks")]
+    fn nginx_by_name(path: &str) -> String {
+        nginx(path).replace("//127.0.0.1:", "//localhost:")
+    }
+
+    #[track_caller]
+    fn assert_hello(res: &Response) {
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+    }
+
+    #[cfg(any(feature = "tls", feature = "socks"))]
+    #[track_caller]
+    fn assert_595(res: &Response) -> String {
+        assert_eq!(res.status().as_u16(), 595, "{}", res.reason());
+        assert_eq!(res.error().map(|e| e.kind()), Some(courier::ErrorKind::Connect), "{}", res.reason());
+        res.reason().to_owned()
+    }
+
+    #[tokio::test]
+    #[ignore = "needs tinyproxy and nginx: run scripts/interop.sh"]
+    async fn tinyproxy_forwards_http_in_absolute_form() {
+        let res = within(courier::get(nginx("/hello.txt")).proxy(tinyproxy()).send()).await;
+        assert_hello(&res);
+        assert_eq!(res.header("content-length").as_deref(), Some("17"));
+        // tinyproxy says it was there; nginx's own headers come through.
+        assert!(res.header("via").is_some_and(|via| via.contains("tinyproxy")), "{:?}", res.headers());
+        assert!(res.header("server").is_some_and(|s| s.starts_with("nginx")));
+
+        // A big body, and nginx's 404 relayed as a real status.
+        let res = within(courier::get(nginx("/big.bin")).proxy(tinyproxy()).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert!(res.body().as_ref() == super::big_pattern().as_slice(), "body differs");
+        let res = within(courier::get(nginx("/missing")).proxy(tinyproxy()).send()).await;
+        assert_eq!(res.status().as_u16(), 404, "{}", res.reason());
+        // Redirects are followed through the proxy.
+        let res = within(courier::get(nginx("/redirect-chain")).proxy(tinyproxy()).send()).await;
+        assert_hello(&res);
+        assert_eq!(res.redirects().len(), 2);
+    }
+
+    #[cfg(feature = "tls")]
+    mod tls {
+        use super::{assert_595, assert_hello, base, tinyproxy, within};
+        use courier::tls::Tls;
+
+        fn nginx_tls(path: &str) -> String {
+            format!("{}{path}", base("COURIER_INTEROP_NGINX_TLS"))
+        }
+
+        fn trust_ca() -> Tls {
+            Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file")
+        }
+
+        #[tokio::test]
+        #[ignore = "needs tinyproxy and nginx with TLS: run scripts/interop.sh"]
+        async fn tinyproxy_tunnels_https_with_connect() {
+            let res =
+                within(courier::get(nginx_tls("/hello.txt")).tls(trust_ca()).proxy(tinyproxy()).send()).await;
+            assert_hello(&res);
+            // No Via: tinyproxy cannot touch what goes through the tunnel.
+            assert_eq!(res.header("via"), None);
+            let by_ip = nginx_tls("/hello.txt").replace("//localhost:", "//127.0.0.1:");
+            let res = within(courier::get(by_ip).tls(trust_ca()).proxy(tinyproxy()).send()).await;
+            assert_hello(&res);
+            // The certificate is checked against the origin through the tunnel too.
+            let res = within(courier::get(nginx_tls("/hello.txt")).proxy(tinyproxy()).send()).await;
+            assert_eq!(res.status().as_u16(), 596, "{}", res.reason());
+            assert!(res.reason().contains("UnknownIssuer"), "{}", res.reason());
+        }
+
+        #[tokio::test]
+        #[ignore = "needs tinyproxy and nginx: run scripts/interop.sh"]
+        async fn tinyproxy_refuses_connect_to_other_ports_with_403() {
+            // The script allows CONNECT to nginx's TLS port only: its plain port is refused.
+            let plain = base("COURIER_INTEROP_NGINX").replace("http://", "https://");
+            let res =
+                within(courier::get(format!("{plain}/hello.txt")).tls(Tls::Low).proxy(tinyproxy()).send())
+                    .await;
+            let reason = assert_595(&res);
+            assert!(reason.contains("CONNECT refused: 403"), "{reason}");
+        }
+
+        #[cfg(feature = "socks")]
+        #[tokio::test]
+        #[ignore = "needs dante and nginx with TLS: run scripts/interop.sh"]
+        async fn dante_carries_https() {
+            for scheme in ["socks5h", "socks5", "socks4"] {
+                let res = within(
+                    courier::get(nginx_tls("/hello.txt")).tls(trust_ca()).proxy(super::dante(scheme)).send(),
+                )
+                .await;
+                assert_hello(&res);
+            }
+        }
+    }
+
+    #[cfg(feature = "socks")]
+    #[tokio::test]
+    #[ignore = "needs dante and nginx: run scripts/interop.sh"]
+    async fn dante_socks5_socks5h_and_socks4() {
+        for scheme in ["socks5", "socks5h", "socks4"] {
+            for url in [nginx("/hello.txt"), nginx_by_name("/hello.txt")] {
+                let res = within(courier::get(&url).proxy(dante(scheme)).send()).await;
+                assert_hello(&res);
+                assert_eq!(res.header("via"), None, "{scheme} {url}");
+            }
+        }
+        let res = within(courier::get(nginx("/big.bin")).proxy(dante("socks5h")).send()).await;
+        assert!(res.body().as_ref() == super::big_pattern().as_slice(), "body differs");
+    }
+
+    #[cfg(feature = "socks")]
+    #[tokio::test]
+    #[ignore = "needs dante and nginx: run scripts/interop.sh"]
+    async fn dante_refusals_are_595() {
+        // dante has no SOCKS4a: it reads 0.0.0.1 as the destination and refuses (91).
+        let res = within(courier::get(nginx_by_name("/hello.txt")).proxy(dante("socks4a")).send()).await;
+        assert_595(&res);
+        // Its rules allow 127.0.0.1 only as a destination.
+        let elsewhere = nginx("/hello.txt").replace("//127.0.0.1:", "//127.0.0.2:");
+        for scheme in ["socks5", "socks5h", "socks4"] {
+            let res = within(courier::get(&elsewhere).proxy(dante(scheme)).send()).await;
+            let reason = assert_595(&res);
+            assert!(reason.starts_with("SOCKS proxy "), "{scheme}: {reason}");
+        }
+    }
+}

@@ -209,8 +209,9 @@ pub fn default_proxy() -> Proxy {
 }
 
 fn parse_server(text: &str) -> Result<ProxyServer, Error> {
+    let shown = redact(text);
     let invalid =
-        |why: &str| Error::new(ErrorKind::InvalidRequest, format!("invalid proxy URL {text:?}: {why}"));
+        |why: &str| Error::new(ErrorKind::InvalidRequest, format!("invalid proxy URL {shown:?}: {why}"));
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
     let url = url::Url::parse(&with_scheme).map_err(|_| invalid("not a URL"))?;
     let scheme = match url.scheme() {
@@ -231,6 +232,20 @@ fn parse_server(text: &str) -> Result<ProxyServer, Error> {
     let credentials = (!url.username().is_empty())
         .then(|| (decode(url.username()), decode(url.password().unwrap_or_default())));
     Ok(ProxyServer { scheme, host, port, credentials })
+}
+
+/// The URL with any password replaced by `***`, for messages.
+fn redact(text: &str) -> String {
+    let Some(scheme_end) = text.find("://").map(|i| i + 3) else { return text.to_owned() };
+    let authority_end = text[scheme_end..].find('/').map_or(text.len(), |i| scheme_end + i);
+    match text[scheme_end..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &text[scheme_end..scheme_end + at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &text[..scheme_end], &text[scheme_end + at..])
+        }
+        None => text.to_owned(),
+    }
 }
 
 fn no_proxy_list(list: &str) -> Vec<String> {
@@ -290,8 +305,7 @@ pub(crate) async fn connect_tunnel(
     let failed = |what: String| Error::new(ErrorKind::Connect, format!("proxy {proxy}: {what}"));
     let mut conn = Connection::new(stream, 4096, timeout);
     conn.write_all(&request).await.map_err(|cause| failed("send CONNECT".into()).with_source(cause))?;
-    let head =
-        conn.read_response_head().await.map_err(|error| failed(format!("CONNECT answer: {error:?}")))?;
+    let head = conn.read_response_head().await.map_err(|error| failed(format!("CONNECT answer: {error}")))?;
     if !head.status.is_success() {
         return Err(failed(format!("CONNECT refused: {} {}", head.status.as_u16(), head.reason)));
     }
@@ -317,11 +331,14 @@ pub(crate) async fn socks_handshake(
         Error::new(ErrorKind::Connect, format!("SOCKS proxy {proxy} to {target}")).with_source(cause)
     };
     // socks4 and socks5 resolve the name here; socks4a and socks5h let the proxy do it.
-    let address = match proxy.scheme {
-        ProxyScheme::Socks4a | ProxyScheme::Socks5h => {
+    // An IP literal is an address in every mode.
+    let literal = target.host.parse::<std::net::IpAddr>().ok();
+    let address = match (literal, proxy.scheme) {
+        (Some(ip), _) => TargetAddr::Ip(std::net::SocketAddr::new(ip, target.port)),
+        (None, ProxyScheme::Socks4a | ProxyScheme::Socks5h) => {
             TargetAddr::Domain(target.host.clone().into(), target.port)
         }
-        _ => {
+        (None, _) => {
             let resolved = crate::io::with_timeout(
                 timeout,
                 tokio::net::lookup_host((target.host.as_str(), target.port)),
@@ -375,6 +392,8 @@ mod tests {
         assert_eq!(parse_server("socks5h://[::1]").unwrap().to_string(), "socks5h://[::1]:1080");
         assert!(parse_server("https://proxy.test").is_err());
         assert!(parse_server("socks5://").is_err());
+        let error = parse_server("ftp://user:s3cr3t@127.0.0.1:21/x").unwrap_err().to_string();
+        assert!(error.contains("ftp://user:***@127.0.0.1:21/x") && !error.contains("s3cr3t"), "{error}");
     }
 
     #[test]

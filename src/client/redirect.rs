@@ -7,8 +7,9 @@ use http::header::{self, HeaderName};
 use http::{HeaderMap, Method, StatusCode};
 
 /// Credentials the caller set for one origin; never sent on to another (RFC 9110 §15.4).
-const CROSS_ORIGIN_STRIPPED: [HeaderName; 4] =
-    [header::AUTHORIZATION, header::COOKIE, header::PROXY_AUTHORIZATION, header::HOST];
+/// (Proxy-Authorization belongs to the proxy, not the origin: the main loop keeps it only
+/// while the hop goes through the same proxy.)
+const CROSS_ORIGIN_STRIPPED: [HeaderName; 3] = [header::AUTHORIZATION, header::COOKIE, header::HOST];
 
 /// Headers that describe a request body; dropped when a redirect drops the body.
 const BODY_HEADERS: [HeaderName; 6] = [

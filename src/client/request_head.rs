@@ -82,8 +82,15 @@ pub(crate) fn write(
         .filter(|(name, _)| name != header::PROXY_AUTHORIZATION)
         .filter_map(|(name, value)| value.as_ref().map(|value| (name, value)));
     let fields = host.iter().map(|(n, v)| (n, v)).chain(caller).chain(rest.iter().map(|(n, v)| (n, v)));
+    // The absolute form names the origin for the proxy, never the URL's credentials
+    // (RFC 9110 §4.2.4); the origin form is just path and query.
+    let absolute;
     let target = if route.absolute_form {
-        &request.url[..Position::AfterQuery]
+        let mut clean = request.url.clone();
+        let _ = clean.set_username("");
+        let _ = clean.set_password(None);
+        absolute = clean;
+        &absolute[..Position::AfterQuery]
     } else {
         &request.url[Position::BeforePath..Position::AfterQuery]
     };

@@ -44,13 +44,24 @@ enum Hop {
 pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: &Config) -> Response {
     let mut hops: Vec<Response> = Vec::new();
     let mut referer: Option<Url> = None;
+    // A caller's Proxy-Authorization is for the proxy the request starts through; a hop
+    // through another proxy (per-scheme rules) must not get it.
+    let first_proxy = options.proxy.server_for(&request.target()).cloned();
     loop {
         let follow_redirects = hops.len() < options.recurse as usize;
-        let (hop, location) =
-            match exchange(&request, referer.as_ref(), &mut options, config, follow_redirects).await {
-                Hop::Final(response) => return with_redirect_chain(response, hops),
-                Hop::Redirect(hop, location) => (hop, location),
-            };
+        let (hop, location) = match exchange(
+            &request,
+            referer.as_ref(),
+            &mut options,
+            config,
+            follow_redirects,
+            first_proxy.as_ref(),
+        )
+        .await
+        {
+            Hop::Final(response) => return with_redirect_chain(response, hops),
+            Hop::Redirect(hop, location) => (hop, location),
+        };
         let next = redirect::next_request(&request, hop.status(), &location);
         hops.push(hop);
         match next {
@@ -75,6 +86,7 @@ async fn exchange(
     options: &mut Options<'_>,
     config: &Config,
     follow_redirects: bool,
+    first_proxy: Option<&super::ProxyServer>,
 ) -> Hop {
     let url = request.url.as_str();
     let persistent = options.persistent.unwrap_or_else(|| request.is_idempotent());
@@ -96,10 +108,13 @@ async fn exchange(
     };
     // Proxy credentials (the proxy URL's, or the caller's Proxy-Authorization header) go
     // to the proxy only: in an absolute-form request, or on the CONNECT that opens a tunnel.
-    let proxy_authorization = via.as_ref().and_then(|proxy| {
-        let from_caller = request.caller_header(&header::PROXY_AUTHORIZATION).flatten().cloned();
-        from_caller.or_else(|| proxy.authorization())
-    });
+    let proxy_authorization =
+        via.as_ref().and_then(|proxy| match request.caller_header(&header::PROXY_AUTHORIZATION) {
+            Some(Some(value)) if Some(proxy) == first_proxy => Some(value.clone()),
+            // remove_header("proxy-authorization") suppresses the proxy URL's credentials too.
+            Some(None) => None,
+            _ => proxy.authorization(),
+        });
     let cookie = jar_cookie(request, options);
     let route = Route {
         absolute_form: via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http)
