@@ -136,6 +136,23 @@ async fn proxy_url_credentials_become_basic_proxy_authorization() {
 }
 
 #[tokio::test]
+async fn removing_proxy_authorization_suppresses_the_url_credentials() {
+    within(async {
+        let proxy_server = Scripted::respond(ok("anonymous")).await;
+        let host = "127.0.0.2:9";
+        let via = proxy(&format!("http://user:secret@127.0.0.1:{}", proxy_server.port()));
+        let res = courier::get(format!("http://{host}/a"))
+            .proxy(via)
+            .remove_header("proxy-authorization")
+            .send()
+            .await;
+        assert_body(&res, "anonymous");
+        assert_eq!(proxy_server.requests()[0].head, proxied_get_head(&format!("http://{host}/a"), host, ""));
+    })
+    .await
+}
+
+#[tokio::test]
 async fn caller_proxy_authorization_header_replaces_the_url_credentials() {
     within(async {
         let origin = Scripted::start_on("127.0.0.2:0", |_peer| async {}).await;
