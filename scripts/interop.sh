@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Interop run: starts real third-party servers on loopback (nginx, Python's http.server)
-# and proxies in front of nginx (tinyproxy, dante), then runs the ignored interop tests
-# against them; then starts our own server (the httpd example) and drives it with
-# third-party clients (curl, Python requests and h11) through scripts/interop_server.py.
-# Called by .ci/run; runnable by hand once the peers are installed (apt-get install
-# nginx-light tinyproxy dante-server) and the Python clients too (python3 -m pip install
-# requests h11).
+# and proxies in front of nginx (tinyproxy, dante, OpenSSH's `ssh -D` against a private
+# sshd), then runs the ignored interop tests against them; then starts our own server (the
+# httpd example) and drives it with third-party clients (curl, Python requests and h11)
+# through scripts/interop_server.py. Called by .ci/run; runnable by hand once the peers are
+# installed (apt-get install nginx-light tinyproxy dante-server openssh-server
+# openssh-client) and the Python clients too (python3 -m pip install requests h11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -144,14 +144,98 @@ proxy_ready() {
 proxy_ready "http://127.0.0.1:$tinyproxy_port" tinyproxy
 proxy_ready "socks5://127.0.0.1:$dante_port" danted
 
+# SOCKS4a from a real implementation (dante has none): OpenSSH's dynamic forwarding, `ssh -D`,
+# against a private sshd on loopback. Everything lives in $work: host and client keys,
+# authorized_keys, the config, the pid file and the logs. sshd wants an absolute path and,
+# as root, its privilege-separation directory; `ssh -D` listens once it has logged in, and
+# ssh (not courier) resolves the host names it is given (4a, 5h).
+[ -x /usr/sbin/sshd ] || { echo "interop: /usr/sbin/sshd is missing (apt-get install openssh-server)" >&2; exit 1; }
+command -v ssh >/dev/null || { echo "interop: ssh is missing (apt-get install openssh-client)" >&2; exit 1; }
+if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
+ssh-keygen -q -t ed25519 -N '' -C 'courier interop host' -f "$work/ssh_host_key"
+ssh-keygen -q -t ed25519 -N '' -C 'courier interop client' -f "$work/ssh_client_key"
+cp "$work/ssh_client_key.pub" "$work/authorized_keys"
+used_ports=" $nginx_port $nginx_tls_port $py_port $tinyproxy_port $dante_port "
+other_free_port() {
+  local port
+  port=$(free_port)
+  while [[ "$used_ports" == *" $port "* ]]; do port=$(free_port); done
+  used_ports+="$port "
+  echo "$port"
+}
+sshd_port=$(other_free_port)
+ssh_socks_port=$(other_free_port)
+cat > "$work/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $sshd_port
+HostKey $work/ssh_host_key
+PidFile $work/sshd.pid
+AuthorizedKeysFile $work/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+AllowTcpForwarding yes
+AllowAgentForwarding no
+X11Forwarding no
+PermitTTY no
+LogLevel VERBOSE
+CONF
+/usr/sbin/sshd -t -f "$work/sshd_config" >"$work/sshd.log" 2>&1 ||
+  { echo "interop: sshd rejected its config:" >&2; cat "$work/sshd.log" >&2; exit 1; }
+/usr/sbin/sshd -f "$work/sshd_config" -D -e >>"$work/sshd.log" 2>&1 &
+sshd_pid=$!
+pids+=("$sshd_pid")
+# sshd says when it listens (no probe connections to clutter its log).
+for _ in $(seq 50); do
+  grep -q "^Server listening on 127.0.0.1 port $sshd_port" "$work/sshd.log" && break
+  kill -0 "$sshd_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! kill -0 "$sshd_pid" 2>/dev/null || ! grep -q "^Server listening on 127.0.0.1 port $sshd_port" "$work/sshd.log"; then
+  echo "interop: sshd did not start:" >&2
+  cat "$work/sshd.log" >&2
+  exit 1
+fi
+ssh -N -F /dev/null -D "127.0.0.1:$ssh_socks_port" -p "$sshd_port" -i "$work/ssh_client_key" \
+  -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+  -o BatchMode=yes -o ExitOnForwardFailure=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
+  "$(id -un)@127.0.0.1" >"$work/ssh.log" 2>&1 </dev/null &
+ssh_pid=$!
+pids+=("$ssh_pid")
+# Ready once a SOCKS4a request by name gets nginx's file back through ssh and sshd.
+ssh_ready=
+for _ in $(seq 50); do
+  if curl -s -o /dev/null --max-time 2 -x "socks4a://127.0.0.1:$ssh_socks_port" \
+    "http://localhost:$nginx_port/hello.txt"; then
+    ssh_ready=1
+    break
+  fi
+  kill -0 "$ssh_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ssh_ready" ]; then
+  echo "interop: ssh -D did not start:" >&2
+  cat "$work/ssh.log" >&2
+  echo "interop: sshd's log:" >&2
+  cat "$work/sshd.log" >&2
+  exit 1
+fi
+
 export COURIER_INTEROP_NGINX="http://127.0.0.1:$nginx_port"
 export COURIER_INTEROP_PYTHON="http://127.0.0.1:$py_port"
 export COURIER_INTEROP_NGINX_TLS="https://localhost:$nginx_tls_port"
 export COURIER_INTEROP_CA="$work/tls/ca.pem"
 export COURIER_INTEROP_TINYPROXY="http://127.0.0.1:$tinyproxy_port"
 export COURIER_INTEROP_DANTE="socks5://127.0.0.1:$dante_port"
+export COURIER_INTEROP_SSH_SOCKS="127.0.0.1:$ssh_socks_port"
 echo "interop: nginx on $COURIER_INTEROP_NGINX and $COURIER_INTEROP_NGINX_TLS, python http.server on $COURIER_INTEROP_PYTHON"
 echo "interop: tinyproxy on $COURIER_INTEROP_TINYPROXY, dante on $COURIER_INTEROP_DANTE"
+echo "interop: ssh -D (SOCKS4a/5h) on $COURIER_INTEROP_SSH_SOCKS through sshd on 127.0.0.1:$sshd_port"
+# The socks4a example, run by the ssh tests (`cargo test --test interop` builds no examples).
+cargo build --example socks4a
 status=0
 cargo test --test interop -- --ignored "$@" || status=$?
 

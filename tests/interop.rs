@@ -395,3 +395,102 @@ mod proxies {
         }
     }
 }
+
+/// SOCKS4a from a real implementation (dante has none): OpenSSH's dynamic forwarding,
+/// `ssh -N -D`, logged in to a private sshd on loopback. `COURIER_INTEROP_SSH_SOCKS` is its
+/// `127.0.0.1:PORT`. With 4a and 5h the URL's host name goes to ssh unresolved and ssh's side
+/// (sshd) resolves it; the URLs here say `localhost`, never an address.
+mod socks4a_ssh {
+    use super::{base, nginx, within};
+
+    /// nginx's plain-HTTP URL with `localhost` for the host.
+    fn nginx_by_name(path: &str) -> String {
+        let url = nginx(path).replace("//127.0.0.1:", "//localhost:");
+        assert!(url.starts_with("http://localhost:"), "{url}");
+        url
+    }
+
+    /// `ssh -D`'s SOCKS port under `scheme`.
+    #[cfg(feature = "socks")]
+    fn ssh_socks(scheme: &str) -> courier::Proxy {
+        courier::Proxy::new(&format!("{scheme}://{}", base("COURIER_INTEROP_SSH_SOCKS")))
+            .expect("ssh -D's address")
+    }
+
+    #[track_caller]
+    #[cfg(feature = "socks")]
+    fn assert_hello(res: &courier::Response) {
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+    }
+
+    #[cfg(feature = "socks")]
+    #[tokio::test]
+    #[ignore = "needs sshd, ssh -D and nginx: run scripts/interop.sh"]
+    async fn ssh_socks4a_resolves_the_name_on_its_side() {
+        let url = nginx_by_name("/hello.txt");
+        let res = within(courier::get(&url).proxy(ssh_socks("socks4a")).send()).await;
+        assert_hello(&res);
+        assert_eq!(res.header("content-length").as_deref(), Some("17"));
+        assert!(res.header("server").is_some_and(|s| s.starts_with("nginx")), "{:?}", res.headers());
+        assert_eq!(res.header("via"), None);
+        assert_eq!(res.url(), url);
+        // Redirects by name stay on the proxy and come out right.
+        let res =
+            within(courier::get(nginx_by_name("/redirect-chain")).proxy(ssh_socks("socks4a")).send()).await;
+        assert_hello(&res);
+        assert_eq!(res.redirects().len(), 2);
+    }
+
+    #[cfg(feature = "socks")]
+    #[tokio::test]
+    #[ignore = "needs sshd, ssh -D and nginx: run scripts/interop.sh"]
+    async fn ssh_socks5h_carries_the_name_too() {
+        let res = within(courier::get(nginx_by_name("/hello.txt")).proxy(ssh_socks("socks5h")).send()).await;
+        assert_hello(&res);
+        let res = within(courier::get(nginx_by_name("/big.bin")).proxy(ssh_socks("socks5h")).send()).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        assert!(res.body().as_ref() == super::big_pattern().as_slice(), "body differs");
+    }
+
+    #[cfg(all(feature = "socks", feature = "tls"))]
+    #[tokio::test]
+    #[ignore = "needs sshd, ssh -D and nginx with TLS: run scripts/interop.sh"]
+    async fn ssh_socks4a_carries_https_by_name() {
+        use courier::tls::Tls;
+        let url = format!("{}/hello.txt", base("COURIER_INTEROP_NGINX_TLS"));
+        assert!(url.starts_with("https://localhost:"), "{url}");
+        let trust_ca = || Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file");
+        let res = within(courier::get(&url).tls(trust_ca()).proxy(ssh_socks("socks4a")).send()).await;
+        assert_hello(&res);
+        assert_eq!(res.url(), url);
+        // The certificate is still checked against the origin's name through the proxy.
+        let res = within(courier::get(&url).proxy(ssh_socks("socks4a")).send()).await;
+        assert_eq!(res.status().as_u16(), 596, "{}", res.reason());
+        assert!(res.reason().contains("UnknownIssuer"), "{}", res.reason());
+    }
+
+    /// `target/debug/examples/socks4a`: scripts/interop.sh builds it.
+    fn example_binary() -> std::path::PathBuf {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/debug");
+        let path = dir.join("examples").join(format!("socks4a{}", std::env::consts::EXE_SUFFIX));
+        assert!(path.exists(), "{} is missing: cargo build --example socks4a", path.display());
+        path
+    }
+
+    #[tokio::test]
+    #[ignore = "needs sshd, ssh -D and nginx: run scripts/interop.sh"]
+    async fn the_socks4a_example_goes_through_ssh() {
+        let args = [base("COURIER_INTEROP_SSH_SOCKS"), nginx_by_name("/hello.txt")];
+        let binary = example_binary();
+        let out = within(tokio::task::spawn_blocking(move || {
+            std::process::Command::new(binary).args(args).output().expect("the example runs")
+        }))
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{:?}: {stderr}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200 OK\nhello from nginx\n", "stderr: {stderr}");
+    }
+}
