@@ -67,9 +67,9 @@ pub mod server;
 pub mod tls;
 
 pub use client::{
-    default_client, default_proxy, set_proxy, BodyHandle, Client, ClientBuilder, ConnectFuture,
-    ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Proxy, ProxyScheme, ProxyServer,
-    RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
+    default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
+    ConnectFuture, ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Proxy, ProxyScheme,
+    ProxyServer, RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
     DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 #[cfg(feature = "cookies")]

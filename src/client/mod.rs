@@ -1,5 +1,6 @@
 //! The HTTP client: `Client`, its builder and defaults, and the request path behind it.
 
+mod body_stream;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
@@ -12,6 +13,7 @@ mod request_head;
 mod response;
 mod run;
 
+pub use body_stream::BodyAsyncRead;
 pub use connect::{ConnectFuture, Connector, Target};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};

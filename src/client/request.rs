@@ -54,6 +54,8 @@ pub(crate) struct Options<'a> {
     pub(crate) on_header: Option<OnHeader<'a>>,
     pub(crate) on_body: Option<OnBody<'a>>,
     pub(crate) want_body_handle: bool,
+    /// `send_streaming`: return after the head; the caller reads the body.
+    pub(crate) stream_body: bool,
     pub(crate) on_prepare: Option<OnPrepare>,
     pub(crate) connector: Option<Arc<dyn Connector>>,
     /// `None`: the default, persistent for idempotent methods only.
@@ -88,6 +90,7 @@ impl<'a> RequestBuilder<'a> {
             on_header: None,
             on_body: None,
             want_body_handle: false,
+            stream_body: false,
             on_prepare: None,
             connector: None,
             persistent: None,
@@ -244,6 +247,16 @@ impl<'a> RequestBuilder<'a> {
             Ok(request) => run::run(request, options, client.config()).await,
             Err(error) => Response::from_error(normalized(url), error),
         }
+    }
+
+    /// Like [`send`](Self::send), but returns as soon as the final head has arrived: read
+    /// the body with [`Response::chunk`], [`Response::into_stream`] or
+    /// [`Response::into_reader`], in bounded memory. The connection goes back to the pool
+    /// once the body has been read to its end; dropping the response earlier closes it.
+    /// `on_body` is not called for a streamed body.
+    pub async fn send_streaming(mut self) -> Response {
+        self.options.stream_body = true;
+        self.send().await
     }
 }
 

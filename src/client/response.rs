@@ -39,6 +39,8 @@ pub struct Response {
     pub(crate) error: Option<Error>,
     pub(crate) body: Bytes,
     pub(crate) body_handle: Option<BodyHandle>,
+    /// The unread body of a streamed response (`send_streaming`).
+    pub(crate) body_reader: Option<super::body_stream::BodyReader>,
 }
 
 impl Response {
@@ -56,6 +58,7 @@ impl Response {
             error: Some(error),
             body: Bytes::new(),
             body_handle: None,
+            body_reader: None,
         }
     }
 
@@ -73,6 +76,7 @@ impl Response {
             error: None,
             body: Bytes::new(),
             body_handle: None,
+            body_reader: None,
         }
     }
 

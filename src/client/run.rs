@@ -1,6 +1,7 @@
 //! The main loop: one request from URL to Response. Per hop: connect, send, read heads
 //! (skipping 1xx), then either follow the redirect or deliver the body.
 
+use super::body_stream::BodyReader;
 use super::connect::{self, ConnectPlan};
 use super::pool::{Lease, PoolKey};
 use super::redirect;
@@ -222,6 +223,12 @@ async fn exchange(
         response.body_handle = Some(BodyHandle::new(io, buffered.freeze()));
         return Hop::Final(response);
     }
+    // A streamed response returns now; its body is read by the caller (`Response::chunk`).
+    if options.stream_body && !mode.is_empty() {
+        let blocker = reuse.blocker(request, &response);
+        response.body_reader = Some(BodyReader::new(conn, mode, lease, blocker));
+        return Hop::Final(response);
+    }
     match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX).await {
         Ok(complete) => {
             reuse.release(lease, conn, request, &response, complete);
@@ -271,21 +278,15 @@ impl Reuse {
         response: &Response,
         complete: bool,
     ) {
-        match self.blocker(request, response, complete, &conn) {
-            None => lease.check_in(conn),
-            Some(reason) => lease.close(conn, reason),
-        }
+        let blocker =
+            if complete { self.blocker(request, response) } else { Some("the body was not read to its end") };
+        release_connection(lease, conn, blocker);
     }
 
-    /// Why the connection cannot be reused, or `None` when it can (RFC 9112 §9.3: HTTP/1.1
-    /// persists unless told `close`; HTTP/1.0 only when told `keep-alive`).
-    fn blocker(
-        &self,
-        request: &Request,
-        response: &Response,
-        complete: bool,
-        conn: &Connection,
-    ) -> Option<&'static str> {
+    /// Why the connection cannot be reused once the body has been read to its end, or `None`
+    /// when it can (RFC 9112 §9.3: HTTP/1.1 persists unless told `close`; HTTP/1.0 only
+    /// when told `keep-alive`).
+    fn blocker(&self, request: &Request, response: &Response) -> Option<&'static str> {
         let says = |token: &str| h1::list_has_token(response.headers().get_all(header::CONNECTION), token);
         if !self.persistent {
             Some("the request was not persistent")
@@ -301,14 +302,19 @@ impl Reuse {
             Some("the body ended with the connection")
         } else if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             Some("switched protocols")
-        } else if !complete {
-            Some("the body was not read to its end")
-        } else if conn.has_unread_bytes() {
-            // The server said more than it framed: never read that as the next response.
-            Some("bytes after the response")
         } else {
             None
         }
+    }
+}
+
+/// Checks a connection back in, or closes it saying why. Bytes after the response mean the
+/// server said more than it framed: those must never be read as the next response.
+pub(crate) fn release_connection(lease: Lease, conn: Connection, blocker: Option<&'static str>) {
+    match blocker {
+        None if conn.has_unread_bytes() => lease.close(conn, "bytes after the response"),
+        None => lease.check_in(conn),
+        Some(reason) => lease.close(conn, reason),
     }
 }
 
@@ -505,7 +511,7 @@ fn head_error(error: ReadError) -> Error {
     }
 }
 
-fn body_error(error: ReadError) -> Error {
+pub(crate) fn body_error(error: ReadError) -> Error {
     let kind = ErrorKind::ResponseBody;
     match error {
         ReadError::Io(cause) => Error::new(kind, "read response body").with_source(cause),

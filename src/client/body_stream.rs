@@ -1,0 +1,165 @@
+//! A response body read after the head (`send_streaming`): the pull API and its `Stream`
+//! and `AsyncRead` adapters. The connection returns to the pool once the body is read.
+
+use super::pool::Lease;
+use super::run::{body_error, release_connection};
+use super::Response;
+use crate::error::Error;
+use crate::h1::{BodyDecoder, BodyEvent, BodyMode};
+use crate::io::Connection;
+use bytes::{Buf, Bytes};
+use futures_util::future::BoxFuture;
+use futures_util::Stream;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// The unread rest of a streamed response: its connection, decoder and pool slot.
+pub(crate) struct BodyReader {
+    conn: Connection,
+    decoder: BodyDecoder,
+    lease: Lease,
+    /// Why the connection cannot be reused even when the body ends cleanly, if anything.
+    blocker: Option<&'static str>,
+}
+
+impl fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyReader").finish_non_exhaustive()
+    }
+}
+
+impl BodyReader {
+    pub(crate) fn new(conn: Connection, mode: BodyMode, lease: Lease, blocker: Option<&'static str>) -> Self {
+        Self { conn, decoder: BodyDecoder::new(mode), lease, blocker }
+    }
+
+    /// Reads the next body event (a failure is a 597 error).
+    async fn read(&mut self) -> Result<BodyEvent, Error> {
+        self.conn.read_body_event(&mut self.decoder).await.map_err(body_error)
+    }
+
+    /// The body ended cleanly: the connection goes back to the pool (or closes, saying why).
+    fn finish(self) {
+        release_connection(self.lease, self.conn, self.blocker);
+    }
+}
+
+impl Response {
+    /// The next piece of a body opened with
+    /// [`send_streaming`](crate::RequestBuilder::send_streaming); `Ok(None)` at its end
+    /// (then the connection goes back to the pool and [`trailers`](Self::trailers) are
+    /// set). A failure is a 597 error; dropping the response early closes the connection.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let mut res = courier::get("http://127.0.0.1:8080/big").send_streaming().await;
+    /// let mut total = 0;
+    /// while let Some(chunk) = res.chunk().await? {
+    ///     total += chunk.len();
+    /// }
+    /// println!("{} bytes", total);
+    /// # Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let Some(reader) = self.body_reader.as_mut() else { return Ok(None) };
+        match reader.read().await {
+            Ok(BodyEvent::Data(data)) => Ok(Some(data)),
+            Ok(BodyEvent::End(trailers)) => {
+                if let Some(reader) = self.body_reader.take() {
+                    reader.finish();
+                }
+                self.trailers = trailers;
+                Ok(None)
+            }
+            // Dropping the reader closes the connection.
+            Err(error) => {
+                self.body_reader = None;
+                Err(error)
+            }
+        }
+    }
+
+    /// True while some of a streamed body is still unread.
+    pub fn has_more_body(&self) -> bool {
+        self.body_reader.is_some()
+    }
+
+    /// The rest of the body as a `Stream` of chunks (see [`chunk`](Self::chunk)).
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send {
+        futures_util::stream::unfold(Some(self), |state| async move {
+            let mut response = state?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), None)),
+            }
+        })
+    }
+
+    /// The rest of the body as an `AsyncRead` (errors become `io::Error`s).
+    pub fn into_reader(self) -> BodyAsyncRead {
+        BodyAsyncRead { state: ReadState::Idle(Box::new(self)), buffered: Bytes::new() }
+    }
+}
+
+/// A streamed response body as an [`AsyncRead`]; from [`Response::into_reader`].
+pub struct BodyAsyncRead {
+    state: ReadState,
+    buffered: Bytes,
+}
+
+/// A pending `chunk()` call that owns the response while it runs.
+type PendingChunk = BoxFuture<'static, (Box<Response>, Result<Option<Bytes>, Error>)>;
+
+enum ReadState {
+    Idle(Box<Response>),
+    Reading(PendingChunk),
+    Done,
+}
+
+impl fmt::Debug for BodyAsyncRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyAsyncRead").field("buffered", &self.buffered.len()).finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for BodyAsyncRead {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if !self.buffered.is_empty() {
+                let take = self.buffered.len().min(buf.remaining());
+                buf.put_slice(&self.buffered[..take]);
+                self.buffered.advance(take);
+                return Poll::Ready(Ok(()));
+            }
+            match std::mem::replace(&mut self.state, ReadState::Done) {
+                ReadState::Done => return Poll::Ready(Ok(())),
+                ReadState::Idle(mut response) => {
+                    self.state = ReadState::Reading(Box::pin(async move {
+                        let outcome = response.chunk().await;
+                        (response, outcome)
+                    }));
+                }
+                ReadState::Reading(mut reading) => match reading.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = ReadState::Reading(reading);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((response, Ok(Some(chunk)))) => {
+                        self.buffered = chunk;
+                        self.state = ReadState::Idle(response);
+                    }
+                    Poll::Ready((_, Ok(None))) => return Poll::Ready(Ok(())),
+                    Poll::Ready((_, Err(error))) => return Poll::Ready(Err(io::Error::other(error))),
+                },
+            }
+        }
+    }
+}
