@@ -12,6 +12,7 @@ mod request;
 mod request_head;
 mod response;
 mod run;
+mod upload;
 
 pub use body_stream::BodyAsyncRead;
 pub use connect::{ConnectFuture, Connector, Target};

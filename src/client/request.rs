@@ -56,6 +56,8 @@ pub(crate) struct Options<'a> {
     pub(crate) want_body_handle: bool,
     /// `send_streaming`: return after the head; the caller reads the body.
     pub(crate) stream_body: bool,
+    /// A body produced while it is sent (stream, reader or file), instead of `body`.
+    pub(crate) upload: Option<super::upload::Upload>,
     pub(crate) on_prepare: Option<OnPrepare>,
     pub(crate) connector: Option<Arc<dyn Connector>>,
     /// `None`: the default, persistent for idempotent methods only.
@@ -91,6 +93,7 @@ impl<'a> RequestBuilder<'a> {
             on_body: None,
             want_body_handle: false,
             stream_body: false,
+            upload: None,
             on_prepare: None,
             connector: None,
             persistent: None,
@@ -133,6 +136,47 @@ impl<'a> RequestBuilder<'a> {
     /// The request body, sent with a Content-Length.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
+        self.options.upload = None;
+        self
+    }
+
+    /// A body produced while it is sent: chunks from `stream`. With `length` it goes out
+    /// with that Content-Length (which it must match, else 596), without it chunked. A
+    /// failing stream is a 596, and the connection is not reused. Such a body is sent once:
+    /// the request is never retried, and a 307/308 redirect is returned, not followed.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let chunks = futures_util::stream::iter(["a", "b", "c"].map(|s| Ok(courier::Bytes::from(s))));
+    /// let res = courier::post("http://127.0.0.1:8080/upload", "").body_stream(chunks, None).send().await;
+    /// # }
+    /// ```
+    pub fn body_stream(
+        mut self,
+        stream: impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static,
+        length: Option<u64>,
+    ) -> Self {
+        self.body = Bytes::new();
+        self.options.upload = Some(super::upload::Upload::stream(stream, length));
+        self
+    }
+
+    /// A body read from `reader` while it is sent (see [`body_stream`](Self::body_stream)).
+    pub fn body_reader(
+        mut self,
+        reader: impl tokio::io::AsyncRead + Send + 'static,
+        length: Option<u64>,
+    ) -> Self {
+        self.body = Bytes::new();
+        self.options.upload = Some(super::upload::Upload::reader(reader, length));
+        self
+    }
+
+    /// A body streamed from the file at `path`, with its size as Content-Length; a file
+    /// that cannot be opened is a 599 before anything is sent.
+    pub fn body_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.body = Bytes::new();
+        self.options.upload = Some(super::upload::Upload::file(path.into()));
         self
     }
 

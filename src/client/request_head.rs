@@ -30,6 +30,8 @@ pub(crate) struct Route<'a> {
     pub(crate) proxy_authorization: Option<&'a HeaderValue>,
     /// The cookie jar's Cookie header for this URL (unless the caller set one).
     pub(crate) cookie: Option<&'a HeaderValue>,
+    /// A streamed body: `Some(Some(n))` is sent with Content-Length n, `Some(None)` chunked.
+    pub(crate) streamed_body: Option<Option<u64>>,
 }
 
 /// Appends the request line and header fields for `request` to `dst`.
@@ -65,7 +67,11 @@ pub(crate) fn write(
     };
     add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
     add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
-    add_default(header::CONTENT_LENGTH, content_length(request));
+    match route.streamed_body {
+        None => add_default(header::CONTENT_LENGTH, content_length(request)),
+        Some(Some(length)) => add_default(header::CONTENT_LENGTH, Some(HeaderValue::from(length))),
+        Some(None) => add_default(header::TRANSFER_ENCODING, Some(HeaderValue::from_static("chunked"))),
+    }
     add_default(header::COOKIE, route.cookie.cloned());
     if route.absolute_form {
         if let Some(credentials) = route.proxy_authorization {

@@ -8,6 +8,7 @@ use super::redirect;
 use super::request::{OnBody, Options, Request};
 use super::request_head::{self, Persistence, Route};
 use super::response::{BodyHandle, Response};
+use super::upload::Upload;
 use super::Config;
 use super::ProxyScheme;
 use crate::error::{Error, ErrorKind};
@@ -117,11 +118,21 @@ async fn exchange(
             _ => proxy.authorization(),
         });
     let cookie = jar_cookie(request, options);
+    // A streamed body is used once, by the first hop (later hops either drop the body or,
+    // for 307/308, are not followed).
+    let mut upload = options.upload.take();
+    if let Some(upload) = upload.as_mut() {
+        if let Err(cause) = upload.open().await {
+            let error = Error::new(ErrorKind::InvalidRequest, "open the request body").with_source(cause);
+            return Hop::Final(Response::from_error(url, error));
+        }
+    }
     let route = Route {
         absolute_form: via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http)
             && target.scheme == "http",
         proxy_authorization: proxy_authorization.as_ref(),
         cookie: cookie.as_ref(),
+        streamed_body: upload.as_ref().map(|upload| upload.length),
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -158,13 +169,23 @@ async fn exchange(
         };
         conn.configure(options.read_buffer_size, options.timeout);
         let read_before = conn.bytes_read();
-        match send_and_read_head(&mut conn, request, referer, config, persistence, &route).await {
+        match send_and_read_head(&mut conn, request, referer, config, persistence, &route, upload.as_mut())
+            .await
+        {
             Ok((head, fully_sent)) => break (conn, head, fully_sent),
             Err(error) => {
                 // A cached connection the server closed meanwhile fails exactly like this:
                 // nothing came back. Only then, and only for idempotent requests, try once more.
                 let nothing_arrived = conn.bytes_read() == read_before;
-                if reused && !retried && request.is_idempotent() && nothing_arrived && !error.is_timeout() {
+                // A streamed body cannot be sent twice.
+                let replayable = upload.is_none();
+                if reused
+                    && !retried
+                    && replayable
+                    && request.is_idempotent()
+                    && nothing_arrived
+                    && !error.is_timeout()
+                {
                     retried = true;
                     drop(conn);
                     lease.retrying();
@@ -192,7 +213,9 @@ async fn exchange(
     };
     let reuse = Reuse { persistent, fully_sent, mode };
 
-    if follow_redirects && redirect::is_redirect(response.status()) {
+    // 307 and 308 would need the body again: with a streamed one, the 3xx is the answer.
+    let keeps_body = matches!(response.status().as_u16(), 307 | 308);
+    if follow_redirects && redirect::is_redirect(response.status()) && !(upload.is_some() && keeps_body) {
         match redirect::location(response.headers()) {
             Err(error) => return Hop::Final(response.fail(error)),
             Ok(Some(location)) => {
@@ -334,34 +357,31 @@ async fn send_and_read_head(
     config: &Config,
     persistence: Persistence,
     route: &Route<'_>,
+    upload: Option<&mut Upload>,
 ) -> Result<(ResponseHead, bool), Error> {
     let mut out = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
     request_head::write(request, referer, &config.user_agent, persistence, route, &mut out);
     let body = &request.body;
+    let wait_for_go_ahead = (upload.is_some() || !body.is_empty()) && expects_continue(request);
     let mut interim_seen = 0;
-    let written = if !body.is_empty() && expects_continue(request) {
-        let head_written = conn.write_request(&out).await.map_err(send_error)?;
-        if head_written == Written::ResponseArrived {
-            Written::ResponseArrived
-        } else {
-            let waited =
-                tokio::time::timeout(CONTINUE_WAIT, read_final_head(conn, request, true, &mut interim_seen))
-                    .await;
-            match waited {
-                // 100 Continue, or no answer in time: send the body.
-                Ok(Ok(None)) | Err(_) => conn.write_request(body).await.map_err(send_error)?,
-                // The server answered without wanting the body (e.g. 417, 401, 413).
-                Ok(Ok(Some(head))) => return Ok((head, false)),
-                Ok(Err(error)) => return Err(error),
-            }
-        }
-    } else if body.len() <= INLINE_BODY_LIMIT {
+    let written = if upload.is_none() && !wait_for_go_ahead && body.len() <= INLINE_BODY_LIMIT {
         out.extend_from_slice(body);
         conn.write_request(&out).await.map_err(send_error)?
     } else {
+        // The head first; then, after a 100 Continue if asked for, the body.
         match conn.write_request(&out).await.map_err(send_error)? {
-            Written::Complete => conn.write_request(body).await.map_err(send_error)?,
-            early => early,
+            Written::ResponseArrived => Written::ResponseArrived,
+            Written::Complete => {
+                if wait_for_go_ahead {
+                    if let Some(head) = wait_for_continue(conn, request, &mut interim_seen).await? {
+                        return Ok((head, false));
+                    }
+                }
+                match upload {
+                    Some(upload) => send_upload(conn, upload).await?,
+                    None => conn.write_request(body).await.map_err(send_error)?,
+                }
+            }
         }
     };
     let head = loop {
@@ -370,6 +390,58 @@ async fn send_and_read_head(
         }
     };
     Ok((head, written == Written::Complete))
+}
+
+/// Waits up to [`CONTINUE_WAIT`] for `100 Continue`; `Some(head)` when the server gave its
+/// final answer instead (e.g. 417, 401, 413): then the body is not sent.
+async fn wait_for_continue(
+    conn: &mut Connection,
+    request: &Request,
+    interim_seen: &mut usize,
+) -> Result<Option<ResponseHead>, Error> {
+    match tokio::time::timeout(CONTINUE_WAIT, read_final_head(conn, request, true, interim_seen)).await {
+        // 100 Continue, or no answer in time: send the body.
+        Ok(Ok(None)) | Err(_) => Ok(None),
+        Ok(Ok(Some(head))) => Ok(Some(head)),
+        Ok(Err(error)) => Err(error),
+    }
+}
+
+/// Sends a streamed body: chunked, or with its declared length, which it must match
+/// exactly (a mismatch would desynchronise the server). Failures are 596.
+async fn send_upload(conn: &mut Connection, upload: &mut Upload) -> Result<Written, Error> {
+    let failed = |what: String| Error::new(ErrorKind::Send, what);
+    let chunked = upload.length.is_none();
+    let mut sent = 0u64;
+    let mut framed = Vec::new();
+    while let Some(chunk) = upload
+        .next_chunk()
+        .await
+        .map_err(|cause| failed("read the request body".into()).with_source(cause))?
+    {
+        sent += chunk.len() as u64;
+        if let Some(length) = upload.length.filter(|&length| sent > length) {
+            return Err(failed(format!("the request body is longer than its declared {length} bytes")));
+        }
+        let written = if chunked {
+            framed.clear();
+            h1::encode_chunk(&mut framed, &chunk);
+            conn.write_request(&framed).await
+        } else {
+            conn.write_request(&chunk).await
+        }
+        .map_err(send_error)?;
+        if written == Written::ResponseArrived {
+            return Ok(written);
+        }
+    }
+    if let Some(length) = upload.length.filter(|&length| sent != length) {
+        return Err(failed(format!("the request body ended after {sent} of its declared {length} bytes")));
+    }
+    if chunked {
+        return conn.write_request(h1::LAST_CHUNK).await.map_err(send_error);
+    }
+    Ok(Written::Complete)
 }
 
 /// Reads heads until a final one, skipping interim 1xx responses. With `stop_at_continue`,
