@@ -68,7 +68,7 @@ pub mod tls;
 
 pub use client::{
     default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
-    ConnectFuture, ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Proxy, ProxyScheme,
+    ConnectFuture, ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Progress, Proxy, ProxyScheme,
     ProxyServer, RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
     DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };

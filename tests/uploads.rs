@@ -180,3 +180,40 @@ async fn expect_continue_works_with_a_streamed_body() {
     })
     .await
 }
+
+#[tokio::test]
+async fn progress_reports_upload_and_download_with_totals() {
+    within(async {
+        let server = echo_server().await;
+        let body = pattern(50_000);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        let res = courier::post(server.url("/"), "")
+            .body_stream(chunks(&body, 10_000), Some(50_000))
+            .on_progress(move |progress| recorded.lock().unwrap().push(progress))
+            .send()
+            .await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        let seen = seen.lock().unwrap().clone();
+        let sends: Vec<(u64, Option<u64>)> =
+            seen.iter().filter(|p| p.received == 0).map(|p| (p.sent, p.send_total)).collect();
+        assert_eq!(sends, (1..=5).map(|i| (i * 10_000, Some(50_000))).collect::<Vec<_>>());
+        let last = *seen.last().unwrap();
+        assert_eq!((last.sent, last.received), (50_000, res.body().len() as u64));
+        assert_eq!(last.receive_total, Some(res.body().len() as u64));
+        // Download progress is monotonic.
+        let received: Vec<u64> = seen.iter().map(|p| p.received).collect();
+        assert!(received.windows(2).all(|w| w[0] <= w[1]));
+
+        // An in-memory body reports once, whole.
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        courier::post(server.url("/"), "12345")
+            .on_progress(move |p| recorded.lock().unwrap().push(p))
+            .send()
+            .await;
+        let first = seen.lock().unwrap()[0];
+        assert_eq!((first.sent, first.send_total, first.received), (5, Some(5), 0));
+    })
+    .await
+}

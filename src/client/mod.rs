@@ -22,7 +22,7 @@ pub use events::{ConnectionEvent, EventKind};
 pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
 pub use proxy::{default_proxy, set_proxy, Proxy, ProxyScheme, ProxyServer};
-pub use request::{RequestBuilder, RequestGuard};
+pub use request::{Progress, RequestBuilder, RequestGuard};
 pub use response::{BodyHandle, Response};
 
 use crate::error::{Error, ErrorKind};

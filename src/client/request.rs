@@ -14,6 +14,21 @@ use url::Url;
 
 pub(crate) type OnHeader<'a> = Box<dyn FnMut(&Response) -> bool + Send + 'a>;
 pub(crate) type OnBody<'a> = Box<dyn FnMut(&Bytes, &Response) -> bool + Send + 'a>;
+pub(crate) type OnProgress<'a> = Box<dyn FnMut(Progress) + Send + 'a>;
+
+/// How far a request has got, for [`on_progress`](RequestBuilder::on_progress).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Request body bytes sent so far.
+    pub sent: u64,
+    /// The request body's size, when known.
+    pub send_total: Option<u64>,
+    /// Response body bytes received so far (of the final response).
+    pub received: u64,
+    /// The response body's size, when it has a Content-Length.
+    pub receive_total: Option<u64>,
+}
 
 /// A request being configured; finish with [`send`](Self::send) or [`spawn`](Self::spawn).
 ///
@@ -58,6 +73,7 @@ pub(crate) struct Options<'a> {
     pub(crate) stream_body: bool,
     /// A body produced while it is sent (stream, reader or file), instead of `body`.
     pub(crate) upload: Option<super::upload::Upload>,
+    pub(crate) on_progress: Option<OnProgress<'a>>,
     pub(crate) on_prepare: Option<OnPrepare>,
     pub(crate) connector: Option<Arc<dyn Connector>>,
     /// `None`: the default, persistent for idempotent methods only.
@@ -94,6 +110,7 @@ impl<'a> RequestBuilder<'a> {
             want_body_handle: false,
             stream_body: false,
             upload: None,
+            on_progress: None,
             on_prepare: None,
             connector: None,
             persistent: None,
@@ -210,6 +227,14 @@ impl<'a> RequestBuilder<'a> {
     /// `false` aborts with 598. The response's `body()` is then empty.
     pub fn on_body(mut self, callback: impl FnMut(&Bytes, &Response) -> bool + Send + 'a) -> Self {
         self.options.on_body = Some(Box::new(callback));
+        self
+    }
+
+    /// Called as the request body goes out and the final response body comes in, with the
+    /// bytes done and the totals when known (for progress bars). Not called for bodies
+    /// read with [`send_streaming`](Self::send_streaming): those count themselves.
+    pub fn on_progress(mut self, callback: impl FnMut(Progress) + Send + 'a) -> Self {
+        self.options.on_progress = Some(Box::new(callback));
         self
     }
 

@@ -32,14 +32,13 @@ pub(crate) struct Route<'a> {
     pub(crate) cookie: Option<&'a HeaderValue>,
     /// A streamed body: `Some(Some(n))` is sent with Content-Length n, `Some(None)` chunked.
     pub(crate) streamed_body: Option<Option<u64>>,
+    /// The URL of the response that redirected here, if any (for Referer).
+    pub(crate) referer: Option<&'a Url>,
 }
 
 /// Appends the request line and header fields for `request` to `dst`.
-///
-/// `referer` is the URL of the response that redirected here, if any.
 pub(crate) fn write(
     request: &Request,
-    referer: Option<&Url>,
     user_agent: &HeaderValue,
     persistence: Persistence,
     route: &Route<'_>,
@@ -66,7 +65,7 @@ pub(crate) fn write(
         (false, Persistence::KeepAlive) => Some("keep-alive"),
     };
     add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
-    add_default(header::REFERER, referer.and_then(|from| referer_value(from, &request.url)));
+    add_default(header::REFERER, route.referer.and_then(|from| referer_value(from, &request.url)));
     match route.streamed_body {
         None => add_default(header::CONTENT_LENGTH, content_length(request)),
         Some(Some(length)) => add_default(header::CONTENT_LENGTH, Some(HeaderValue::from(length))),

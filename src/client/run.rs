@@ -5,7 +5,7 @@ use super::body_stream::BodyReader;
 use super::connect::{self, ConnectPlan};
 use super::pool::{Lease, PoolKey};
 use super::redirect;
-use super::request::{OnBody, Options, Request};
+use super::request::{OnBody, OnProgress, Options, Progress, Request};
 use super::request_head::{self, Persistence, Route};
 use super::response::{BodyHandle, Response};
 use super::upload::Upload;
@@ -133,6 +133,7 @@ async fn exchange(
         proxy_authorization: proxy_authorization.as_ref(),
         cookie: cookie.as_ref(),
         streamed_body: upload.as_ref().map(|upload| upload.length),
+        referer,
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -144,6 +145,14 @@ async fn exchange(
         }
     };
 
+    let send_total = match &upload {
+        Some(upload) => upload.length,
+        None => Some(request.body.len() as u64),
+    };
+    let mut meter = Meter {
+        on_progress: options.on_progress.as_mut(),
+        progress: Progress { send_total, ..Progress::default() },
+    };
     let mut retried = false;
     let (mut conn, head, fully_sent) = loop {
         let (mut conn, reused) = match lease.take_cached() {
@@ -169,7 +178,7 @@ async fn exchange(
         };
         conn.configure(options.read_buffer_size, options.timeout);
         let read_before = conn.bytes_read();
-        match send_and_read_head(&mut conn, request, referer, config, persistence, &route, upload.as_mut())
+        match send_and_read_head(&mut conn, request, config, persistence, &route, upload.as_mut(), &mut meter)
             .await
         {
             Ok((head, fully_sent)) => break (conn, head, fully_sent),
@@ -219,7 +228,8 @@ async fn exchange(
         match redirect::location(response.headers()) {
             Err(error) => return Hop::Final(response.fail(error)),
             Ok(Some(location)) => {
-                return match read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT).await {
+                return match read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT, None).await
+                {
                     Ok(complete) => {
                         reuse.release(lease, conn, request, &response, complete);
                         Hop::Redirect(response, location)
@@ -252,7 +262,12 @@ async fn exchange(
         response.body_reader = Some(BodyReader::new(conn, mode, lease, blocker));
         return Hop::Final(response);
     }
-    match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX).await {
+    if let BodyMode::Length(length) = mode {
+        meter.progress.receive_total = Some(length);
+    }
+    match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX, Some(&mut meter))
+        .await
+    {
         Ok(complete) => {
             reuse.release(lease, conn, request, &response, complete);
             Hop::Final(response)
@@ -353,20 +368,22 @@ fn caller_closes(request: &Request) -> bool {
 async fn send_and_read_head(
     conn: &mut Connection,
     request: &Request,
-    referer: Option<&Url>,
     config: &Config,
     persistence: Persistence,
     route: &Route<'_>,
     upload: Option<&mut Upload>,
+    meter: &mut Meter<'_, '_>,
 ) -> Result<(ResponseHead, bool), Error> {
     let mut out = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
-    request_head::write(request, referer, &config.user_agent, persistence, route, &mut out);
+    request_head::write(request, &config.user_agent, persistence, route, &mut out);
     let body = &request.body;
     let wait_for_go_ahead = (upload.is_some() || !body.is_empty()) && expects_continue(request);
     let mut interim_seen = 0;
     let written = if upload.is_none() && !wait_for_go_ahead && body.len() <= INLINE_BODY_LIMIT {
         out.extend_from_slice(body);
-        conn.write_request(&out).await.map_err(send_error)?
+        let written = conn.write_request(&out).await.map_err(send_error)?;
+        meter.sent(body.len());
+        written
     } else {
         // The head first; then, after a 100 Continue if asked for, the body.
         match conn.write_request(&out).await.map_err(send_error)? {
@@ -378,8 +395,12 @@ async fn send_and_read_head(
                     }
                 }
                 match upload {
-                    Some(upload) => send_upload(conn, upload).await?,
-                    None => conn.write_request(body).await.map_err(send_error)?,
+                    Some(upload) => send_upload(conn, upload, meter).await?,
+                    None => {
+                        let written = conn.write_request(body).await.map_err(send_error)?;
+                        meter.sent(body.len());
+                        written
+                    }
                 }
             }
         }
@@ -409,7 +430,11 @@ async fn wait_for_continue(
 
 /// Sends a streamed body: chunked, or with its declared length, which it must match
 /// exactly (a mismatch would desynchronise the server). Failures are 596.
-async fn send_upload(conn: &mut Connection, upload: &mut Upload) -> Result<Written, Error> {
+async fn send_upload(
+    conn: &mut Connection,
+    upload: &mut Upload,
+    meter: &mut Meter<'_, '_>,
+) -> Result<Written, Error> {
     let failed = |what: String| Error::new(ErrorKind::Send, what);
     let chunked = upload.length.is_none();
     let mut sent = 0u64;
@@ -431,6 +456,7 @@ async fn send_upload(conn: &mut Connection, upload: &mut Upload) -> Result<Writt
             conn.write_request(&chunk).await
         }
         .map_err(send_error)?;
+        meter.sent(chunk.len());
         if written == Written::ResponseArrived {
             return Ok(written);
         }
@@ -489,27 +515,33 @@ async fn read_body(
     mode: BodyMode,
     mut on_body: Option<&mut OnBody<'_>>,
     keep: usize,
+    mut meter: Option<&mut Meter<'_, '_>>,
 ) -> Result<bool, Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
     let mut collected = BodyCollector::new(mode);
     let outcome = loop {
         match conn.read_body_event(&mut decoder).await {
-            Ok(BodyEvent::Data(data)) => match on_body.as_mut() {
-                Some(on_body) => {
-                    if !on_body(&data, response) {
-                        break Err(Error::new(ErrorKind::Aborted, "request cancelled by on_body"));
+            Ok(BodyEvent::Data(data)) => {
+                if let Some(meter) = meter.as_mut() {
+                    meter.received(data.len());
+                }
+                match on_body.as_mut() {
+                    Some(on_body) => {
+                        if !on_body(&data, response) {
+                            break Err(Error::new(ErrorKind::Aborted, "request cancelled by on_body"));
+                        }
+                    }
+                    None => {
+                        if collected.len() + data.len() > keep {
+                            // Only redirect hops set a limit; their connection is not reused,
+                            // so the unread rest of the body can simply be left behind.
+                            collected.push(data.slice(..keep - collected.len()));
+                            break Ok(false);
+                        }
+                        collected.push(data);
                     }
                 }
-                None => {
-                    if collected.len() + data.len() > keep {
-                        // Only redirect hops set a limit; their connection is not reused,
-                        // so the unread rest of the body can simply be left behind.
-                        collected.push(data.slice(..keep - collected.len()));
-                        break Ok(false);
-                    }
-                    collected.push(data);
-                }
-            },
+            }
             Ok(BodyEvent::End(trailers)) => {
                 response.trailers = trailers;
                 break Ok(true);
@@ -519,6 +551,30 @@ async fn read_body(
     };
     response.body = collected.finish();
     outcome
+}
+
+/// Counts bytes for the progress callback.
+struct Meter<'c, 'a> {
+    on_progress: Option<&'c mut OnProgress<'a>>,
+    progress: Progress,
+}
+
+impl Meter<'_, '_> {
+    fn sent(&mut self, bytes: usize) {
+        self.progress.sent += bytes as u64;
+        self.report();
+    }
+
+    fn received(&mut self, bytes: usize) {
+        self.progress.received += bytes as u64;
+        self.report();
+    }
+
+    fn report(&mut self) {
+        if let Some(callback) = self.on_progress.as_mut() {
+            callback(self.progress);
+        }
+    }
 }
 
 /// Collects body pieces, without copying when the body arrives in one piece.
