@@ -68,9 +68,10 @@ pub mod tls;
 
 pub use client::{
     default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
-    ConnectFuture, ConnectionEvent, Connector, EventKind, HostStats, PoolStats, Progress, Proxy, ProxyScheme,
-    ProxyServer, RequestBuilder, RequestGuard, Response, Target, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
-    DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    ConnectFuture, ConnectionEvent, Connector, Download, DownloadFailed, Downloaded, EventKind, HostStats,
+    PoolStats, Progress, Proxy, ProxyScheme, ProxyServer, RequestBuilder, RequestGuard, Response, Target,
+    DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT,
+    DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 #[cfg(feature = "cookies")]
 pub use client::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};

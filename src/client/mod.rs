@@ -4,6 +4,7 @@ mod body_stream;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
+mod download;
 mod events;
 mod pool;
 mod proxy;
@@ -18,6 +19,7 @@ pub use body_stream::BodyAsyncRead;
 pub use connect::{ConnectFuture, Connector, Target};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
+pub use download::{Download, DownloadFailed, Downloaded, DEFAULT_DOWNLOAD_ATTEMPTS};
 pub use events::{ConnectionEvent, EventKind};
 pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
