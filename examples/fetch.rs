@@ -20,6 +20,8 @@
 //!   -c, --cookie-jar F cookie jar file: loaded if present, saved (session cookies
 //!                      dropped) after the last URL
 //!   --session ID       only reuse connections made under this session id
+//!   -C, --continue     resume into the -o file: Range from its size, validated, retried
+//!                      (exit 95..99 when a retryable failure outlasts the attempts)
 //! ```
 //!
 //! Several URLs are fetched on one client, so persistent connections are reused between
@@ -60,11 +62,13 @@ struct Args {
     cookie_jar: Option<String>,
     /// `--session ID`: only connections made under this id are reused.
     session: Option<String>,
+    /// `-C`: resume into the `-o` file (the library's `Download`).
+    resume: bool,
     urls: Vec<String>,
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-C] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -84,6 +88,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         no_proxy: None,
         cookie_jar: None,
         session: None,
+        resume: false,
         urls: Vec::new(),
     };
     while let Some(arg) = argv.next() {
@@ -135,6 +140,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--noproxy" => args.no_proxy = Some(value("--noproxy")?),
             "-c" | "--cookie-jar" => args.cookie_jar = Some(value("-c")?),
             "--session" => args.session = Some(value("--session")?),
+            "-C" | "--continue" => args.resume = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}\n{USAGE}"))
@@ -153,6 +159,24 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 
 fn lock(sink: &Mutex<Sink>) -> std::sync::MutexGuard<'_, Sink> {
     sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `-C`: the resumable download into the URL's `-o` file.
+async fn resume(client: &courier::Client, url: &str, output: Option<&String>) -> u8 {
+    let Some(path) = output else {
+        eprintln!("fetch: -C needs -o FILE for {url}");
+        return 2;
+    };
+    match courier::Download::new(url, path).client(client).run().await {
+        Ok(_) => 0,
+        Err(failed) => {
+            eprintln!("fetch: {failed}");
+            match failed.status {
+                status @ 595..=599 => (status - 500) as u8,
+                _ => 1,
+            }
+        }
+    }
 }
 
 /// Where one response's output goes.
@@ -311,6 +335,9 @@ async fn main() -> ExitCode {
 /// exit code for it.
 async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
     let url = &args.urls[index];
+    if args.resume {
+        return resume(client, url, args.outputs.get(index)).await;
+    }
     let sink = match args.outputs.get(index) {
         Some(path) => match File::create(path) {
             Ok(file) => Sink::File(file),

@@ -286,7 +286,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-C] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -565,6 +565,49 @@ async fn cookie_jar_file_carries_cookies_between_urls_and_runs() {
         let out = fetch(&["-c", &jar_path, &server.url("/me")]).await;
         assert_eq!(code(&out), Some(2));
         assert!(stderr(&out).starts_with(&format!("fetch: -c {jar_path}:")), "{}", stderr(&out));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn continue_resumes_into_the_output_file() {
+    within(async {
+        let full: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let served = full.clone();
+        let server = Scripted::start(move |mut peer| {
+            let full = served.clone();
+            async move {
+                while let Some(request) = peer.read_request().await {
+                    let from: usize = request
+                        .header("range")
+                        .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+                        .unwrap_or(0);
+                    let (status, extra) = if from > 0 {
+                        ("206 Partial Content", format!("Content-Range: bytes {from}-4999/5000\r\n"))
+                    } else {
+                        ("200 OK", String::new())
+                    };
+                    let body = &full[from..];
+                    peer.write(format!("HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\n\r\n", body.len()))
+                        .await;
+                    peer.write(body).await;
+                }
+            }
+        })
+        .await;
+        let file = TempFile(temp_path("resume.bin"));
+        std::fs::write(&file.0, &full[..1234]).unwrap();
+        let path = file.0.to_str().unwrap().to_owned();
+        let out = fetch(&["-C", "-o", &path, &server.url("/file")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert!(std::fs::read(&file.0).unwrap() == full, "resumed file differs");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].header("range"), Some("bytes=1234-"));
+
+        let out = fetch(&["-C", &server.url("/file")]).await;
+        assert_eq!(code(&out), Some(2));
+        assert!(stderr(&out).starts_with("fetch: -C needs -o FILE"), "{}", stderr(&out));
     })
     .await;
 }
