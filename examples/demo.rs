@@ -11,12 +11,18 @@ use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // The first download attempt of /big is cut off halfway (a scripted fault).
+    let first_attempt = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let server = Server::builder()
         .route("/", |_req| async { Reply::text("hello from the demo server\n") })
         .route("/old", |_req| async { Reply::redirect(302, "/middle") })
         .route("/middle", |_req| async { Reply::redirect(301, "/new") })
         .route("/new", |_req| async { Reply::text("you found the new place\n") })
         .route("/stream", |_req| async { stream_pieces() })
+        .route("/big", move |req| {
+            let first = first_attempt.clone();
+            async move { big_file(&req, &first) }
+        })
         .route("/login", |_req| async {
             Reply::redirect(303, "/me").with_header("set-cookie", "session=demo42; Path=/")
         })
@@ -95,7 +101,32 @@ async fn main() {
     );
     println!("  the jar now holds {:?}", jar.cookies_for(&base));
 
-    // 6. Failures are responses too: a 595 for a port nobody listens on.
+    // 6. A resumable download: the first attempt is cut off, the second resumes with Range.
+    let path = std::env::temp_dir().join(format!("courier-demo-{}.bin", std::process::id()));
+    let mut next_report = 0;
+    let done = courier::Download::new(format!("{base}/big"), &path)
+        .retry_pause(Duration::from_millis(100))
+        .on_progress(move |progress| {
+            if progress.received >= next_report {
+                println!(
+                    "  {:>3}% of {:?} bytes",
+                    progress.received * 100 / BIG_FILE as u64,
+                    progress.receive_total
+                );
+                next_report += BIG_FILE as u64 / 4;
+            }
+        })
+        .run()
+        .await;
+    match done {
+        Ok(done) => println!("\nGET /big (resumable) -> {} bytes in {} attempts", done.bytes, done.attempts),
+        Err(failed) => println!("\nGET /big (resumable) -> failed: {failed}"),
+    }
+    let intact = std::fs::read(&path).is_ok_and(|bytes| bytes == big_data());
+    println!("  file intact: {intact}");
+    let _ = std::fs::remove_file(&path);
+
+    // 7. Failures are responses too: a 595 for a port nobody listens on.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("address").port();
     let res =
         courier::get(format!("http://127.0.0.1:{closed}/")).timeout(Duration::from_secs(2)).send().await;
@@ -104,6 +135,33 @@ async fn main() {
     let seen = server.requests().len();
     server.shutdown().await;
     println!("\nthe server recorded {seen} requests and shut down gracefully");
+}
+
+/// The size of the demo's download.
+const BIG_FILE: usize = 200_000;
+
+fn big_data() -> Vec<u8> {
+    (0..BIG_FILE).map(|i| (i % 251) as u8).collect()
+}
+
+/// Serves the demo file with `Range: bytes=N-` support; the first attempt is cut off.
+fn big_file(req: &courier::server::Request, first_attempt: &std::sync::atomic::AtomicBool) -> Reply {
+    let data = big_data();
+    let from: usize = req
+        .header("range")
+        .and_then(|range| range.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+        .filter(|&from| from < data.len())
+        .unwrap_or(0);
+    let mut reply =
+        Reply::bytes("application/octet-stream", data[from..].to_vec()).with_header("etag", "\"demo-v1\"");
+    if from > 0 {
+        let range = format!("bytes {from}-{}/{}", data.len() - 1, data.len());
+        reply = reply.with_status(206).with_header("content-range", &range);
+    }
+    if first_attempt.swap(false, Ordering::SeqCst) {
+        reply = reply.with_fault(courier::server::Fault::CloseAfter(BIG_FILE / 2));
+    }
+    reply
 }
 
 /// A streamed reply: four pieces, 150 ms apart, sent chunked as they are produced.
