@@ -108,11 +108,7 @@ async fn main() {
         .retry_pause(Duration::from_millis(100))
         .on_progress(move |progress| {
             if progress.received >= next_report {
-                println!(
-                    "  {:>3}% of {:?} bytes",
-                    progress.received * 100 / BIG_FILE as u64,
-                    progress.receive_total
-                );
+                println!("  {:>3}% of {} bytes", progress.received * 100 / BIG_FILE as u64, BIG_FILE);
                 next_report += BIG_FILE as u64 / 4;
             }
         })

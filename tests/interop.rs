@@ -494,3 +494,140 @@ mod socks4a_ssh {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200 OK\nhello from nginx\n", "stderr: {stderr}");
     }
 }
+
+/// Resumable downloads (`courier::Download`) against nginx serving the 1 MiB pattern file:
+/// a partial copy whose mtime is nginx's Last-Modified resumes with one 206; a complete copy
+/// is a 416; a copy older than nginx's file is a 412 and starts over.
+///
+/// Each test has its own `Client`: the default client's pool is shared by every test's
+/// runtime, and a connection opened on a runtime that shuts down mid-transfer fails (597).
+mod download_resume {
+    use super::{big_pattern, nginx, within};
+    use courier::{Client, Download, Progress};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    const TOTAL: u64 = 1 << 20;
+
+    /// A unique temp file, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        /// Holds `bytes` with the modification time `modified`.
+        fn with(name: &str, bytes: &[u8], modified: SystemTime) -> Self {
+            let path = std::env::temp_dir().join(format!("courier-interop-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
+            Self(path)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+
+        fn modified(&self) -> SystemTime {
+            std::fs::metadata(&self.0).unwrap().modified().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// nginx's Last-Modified for big.bin, from a HEAD.
+    async fn last_modified(client: &Client) -> SystemTime {
+        let res = client.head(nginx("/big.bin")).send().await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+        let date = res.header("last-modified").expect("nginx sends Last-Modified");
+        courier::parse_date(&date).expect("an HTTP date")
+    }
+
+    fn recorder() -> (Arc<Mutex<Vec<Progress>>>, impl FnMut(Progress) + Send + 'static) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        (seen, move |progress| recorded.lock().unwrap().push(progress))
+    }
+
+    #[track_caller]
+    fn assert_big_pattern(path: &Path) {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(bytes == big_pattern(), "the file differs: {} bytes", bytes.len());
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx: run scripts/interop.sh"]
+    async fn nginx_resumes_a_partial_file_with_one_206() {
+        within(async {
+            let client = Client::new();
+            let modified = last_modified(&client).await;
+            let file = TempFile::with("resume.bin", &big_pattern()[..300_000], modified);
+            let (seen, callback) = recorder();
+            let done = Download::new(nginx("/big.bin"), file.path())
+                .client(&client)
+                .retry_pause(Duration::ZERO)
+                .on_progress(callback)
+                .run()
+                .await
+                .expect("the download completes");
+            assert_eq!((done.bytes, done.attempts, done.already_complete), (TOTAL, 1, false));
+            assert_big_pattern(file.path());
+            assert_eq!(file.modified(), modified);
+            // Only the rest came over the wire: a 206 from 300,000 (a 200 would count from 0,
+            // a read buffer at a time).
+            let seen = seen.lock().unwrap().clone();
+            assert!(seen[0].received > 300_000, "first report {:?}", seen[0]);
+            assert!(seen.windows(2).all(|w| w[0].received < w[1].received));
+            assert_eq!(seen.last().map(|p| (p.received, p.receive_total)), Some((TOTAL, Some(TOTAL))));
+        })
+        .await
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx: run scripts/interop.sh"]
+    async fn nginx_416_means_the_file_is_already_complete() {
+        within(async {
+            let client = Client::new();
+            let modified = last_modified(&client).await;
+            let file = TempFile::with("complete.bin", &big_pattern(), modified);
+            let done = Download::new(nginx("/big.bin"), file.path())
+                .client(&client)
+                .retry_pause(Duration::ZERO)
+                .run()
+                .await
+                .expect("nothing to download");
+            assert_eq!((done.bytes, done.attempts, done.already_complete), (TOTAL, 1, true));
+            assert_big_pattern(file.path());
+            assert_eq!(file.modified(), modified);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    #[ignore = "needs nginx: run scripts/interop.sh"]
+    async fn nginx_412_for_an_older_partial_file_starts_over() {
+        within(async {
+            let client = Client::new();
+            let modified = last_modified(&client).await;
+            let older = modified - Duration::from_secs(3600);
+            // Bytes that are not the pattern: they must all be replaced.
+            let file = TempFile::with("older.bin", &vec![0xEE; 300_000], older);
+            let (seen, callback) = recorder();
+            let done = Download::new(nginx("/big.bin"), file.path())
+                .client(&client)
+                .retry_pause(Duration::ZERO)
+                .on_progress(callback)
+                .run()
+                .await
+                .expect("the download completes");
+            assert_eq!((done.bytes, done.attempts, done.already_complete), (TOTAL, 2, false));
+            assert_big_pattern(file.path());
+            assert_eq!(file.modified(), modified);
+            let seen = seen.lock().unwrap().clone();
+            assert!(seen[0].received <= courier::DEFAULT_READ_BUFFER_SIZE as u64, "{:?}", seen[0]);
+        })
+        .await
+    }
+}

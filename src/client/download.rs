@@ -163,51 +163,49 @@ impl Download {
 
     async fn attempt(&mut self, etag: &mut Option<String>) -> Attempt {
         let fatal = |reason: String| Attempt::Fatal { status: 599, reason };
-        let mut file = match tokio::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.path)
-            .await
-        {
-            Ok(file) => file,
-            Err(error) => return fatal(format!("open {}: {error}", self.path.display())),
-        };
-        let metadata = match file.metadata().await {
-            Ok(metadata) => metadata,
+        // The partial file, if any; the file itself is created only once bytes arrive, so
+        // a failed download leaves nothing behind.
+        let (offset, modified) = match tokio::fs::metadata(&self.path).await {
+            Ok(metadata) => (metadata.len(), metadata.modified().ok()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (0, None),
             Err(error) => return fatal(format!("inspect {}: {error}", self.path.display())),
         };
-        let offset = metadata.len();
         let mut request = self.client.get(&self.url);
         if offset > 0 {
             request = request.header("range", format!("bytes={offset}-"));
-            match (etag.as_deref(), metadata.modified()) {
+            match (etag.as_deref(), modified) {
                 // A strong ETag from an earlier attempt is the better validator.
                 (Some(tag), _) if !tag.starts_with("W/") => request = request.header("if-range", tag),
-                (_, Ok(modified)) => {
+                (_, Some(modified)) => {
                     request = request.header("if-unmodified-since", crate::format_date(modified));
                 }
                 _ => {}
             }
         }
         let mut response = request.send_streaming().await;
-        if let Some(tag) = response.header("etag") {
+        let status = response.status().as_u16();
+        // Only the file's own answers carry its validator (an error page's ETag is its own).
+        if let (200 | 206, Some(tag)) = (status, response.header("etag")) {
             *etag = Some(tag.into_owned());
         }
-        let status = response.status().as_u16();
         let start = match status {
             200 => 0,
             206 => match content_range_start(&response) {
                 Some(start) if start == offset => offset,
                 // Not what we asked for: start over rather than splice mismatched bytes.
-                _ => {
-                    drop(response);
-                    return truncate_and_retry(&mut file, "206 with an unexpected Content-Range").await;
-                }
+                _ => return start_over(&self.path, "206 with an unexpected Content-Range").await,
             },
-            416 if offset > 0 => return Attempt::Done { already_complete: true },
+            // "Nothing from there on": complete, unless the server says its file is another
+            // size (`bytes */TOTAL`), in which case ours is not its file.
+            416 if offset > 0 => {
+                return match unsatisfied_total(&response) {
+                    Some(total) if total != offset => {
+                        start_over(&self.path, "416 for a file of another size").await
+                    }
+                    _ => Attempt::Done { already_complete: true },
+                };
+            }
             412 => {
-                drop(file);
                 return match tokio::fs::remove_file(&self.path).await {
                     Ok(()) => Attempt::Again {
                         status,
@@ -222,9 +220,10 @@ impl Download {
             }
             _ => return Attempt::Fatal { status, reason: response.reason().to_owned() },
         };
-        if let Err(error) = start_writing(&mut file, start).await {
-            return fatal(format!("write {}: {error}", self.path.display()));
-        }
+        let mut file = match open_for_writing(&self.path, start).await {
+            Ok(file) => file,
+            Err(error) => return fatal(format!("write {}: {error}", self.path.display())),
+        };
         let total = response.header("content-length").and_then(|l| l.parse::<u64>().ok()).map(|l| l + start);
         let mut received = start;
         let outcome = loop {
@@ -265,18 +264,28 @@ fn content_range_start(response: &Response) -> Option<u64> {
     spec.split('-').next()?.trim().parse().ok()
 }
 
-async fn start_writing(file: &mut tokio::fs::File, start: u64) -> std::io::Result<()> {
+/// Throws away the partial file and tries again at once. (It takes the path, not the
+/// download: a `&Download` is not `Send`, its progress callback is not `Sync`.)
+async fn start_over(path: &std::path::Path, reason: &str) -> Attempt {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Attempt::Again { status: 206, reason: reason.into(), at_once: true },
+        Err(error) => Attempt::Fatal { status: 599, reason: format!("remove {}: {error}", path.display()) },
+    }
+}
+
+/// The TOTAL of a 416's `Content-Range: bytes */TOTAL`.
+fn unsatisfied_total(response: &Response) -> Option<u64> {
+    response.header("content-range")?.trim().strip_prefix("bytes */")?.trim().parse().ok()
+}
+
+/// Opens (creating) the file to write from `start`; from 0 it is truncated first.
+async fn open_for_writing(path: &std::path::Path, start: u64) -> std::io::Result<tokio::fs::File> {
+    let mut file = tokio::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).await?;
     if start == 0 {
         file.set_len(0).await?;
     }
-    file.seek(std::io::SeekFrom::Start(start)).await.map(|_| ())
-}
-
-async fn truncate_and_retry(file: &mut tokio::fs::File, reason: &str) -> Attempt {
-    match file.set_len(0).await {
-        Ok(()) => Attempt::Again { status: 206, reason: reason.into(), at_once: true },
-        Err(error) => Attempt::Fatal { status: 599, reason: format!("truncate: {error}") },
-    }
+    file.seek(std::io::SeekFrom::Start(start)).await?;
+    Ok(file)
 }
 
 async fn set_modified(file: tokio::fs::File, modified: SystemTime) {
