@@ -37,6 +37,19 @@ pub(crate) struct PoolKey {
     pub(crate) tls: Option<TlsTag>,
     /// The proxy the connection goes through: never reused under another proxy.
     pub(crate) proxy: Option<super::ProxyServer>,
+    /// The current-thread runtime that opened the connection (by its thread): a socket is
+    /// registered with one runtime's reactor and dies with it, so it is never handed to a
+    /// request on another (e.g. the global client across `#[tokio::test]` runtimes).
+    pub(crate) runtime: Option<std::thread::ThreadId>,
+}
+
+/// The pool scope of the calling runtime: its thread for a current-thread runtime (whose
+/// tasks all run there), none for a multi-thread runtime (whose tasks move between workers,
+/// and whose connections may be shared).
+pub(crate) fn runtime_scope() -> Option<std::thread::ThreadId> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    (handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        .then(|| std::thread::current().id())
 }
 
 /// Identifies a TLS mode in the pool key (custom configs by the config's identity).

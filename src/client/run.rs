@@ -107,6 +107,7 @@ async fn exchange(
         session: options.session_id.clone(),
         tls: tls_tag(&target, options),
         proxy: via.clone(),
+        runtime: super::pool::runtime_scope(),
     };
     // Proxy credentials (the proxy URL's, or the caller's Proxy-Authorization header) go
     // to the proxy only: in an absolute-form request, or on the CONNECT that opens a tunnel.
