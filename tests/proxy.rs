@@ -6,7 +6,7 @@
 //! of every test running in parallel.
 
 mod support;
-use support::{closed_port, within, KeepAlive, Scripted};
+use support::{assert_failure, closed_port, within, KeepAlive, Scripted};
 
 use courier::{Client, ErrorKind, EventKind, Proxy, Response, Target};
 use std::sync::{Arc, Mutex};
@@ -37,10 +37,7 @@ fn assert_body(res: &Response, body: &str) {
 /// Asserts a 595 of kind `Connect` with no body and returns its reason.
 #[track_caller]
 fn assert_connect_failure(res: &Response) -> String {
-    assert_eq!(res.status().as_u16(), 595, "{}", res.reason());
-    assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::Connect), "{}", res.reason());
-    assert!(res.body().is_empty());
-    res.reason().to_owned()
+    assert_failure(res, 595, ErrorKind::Connect)
 }
 
 /// The head courier sends for a body-less GET through a proxy (keep-alive is off by

@@ -4,7 +4,7 @@
 //! the server's handshake timeout.
 
 mod support;
-use support::{eventually, within};
+use support::{assert_failure, eventually, within};
 
 use courier::server::{Reply, Server, ServerError};
 use courier::tls::{self, Tls};
@@ -143,10 +143,7 @@ fn assert_hello(res: &Response) {
 /// Asserts a 596 of kind `Tls` and returns its reason.
 #[track_caller]
 fn assert_tls_failure(res: &Response) -> String {
-    assert_eq!(res.status().as_u16(), 596, "{}", res.reason());
-    assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::Tls), "{}", res.reason());
-    assert!(res.body().is_empty());
-    res.reason().to_owned()
+    assert_failure(res, 596, ErrorKind::Tls)
 }
 
 /// Network errors a server's `on_error` saw, as `io::ErrorKind` and text.

@@ -469,3 +469,13 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Asserts a failure courier reported itself: `status`, error `kind`, no body; returns the
+/// reason for further checks.
+#[track_caller]
+pub fn assert_failure(res: &courier::Response, status: u16, kind: courier::ErrorKind) -> String {
+    assert_eq!(res.status().as_u16(), status, "{}", res.reason());
+    assert_eq!(res.error().map(|e| e.kind()), Some(kind), "{}", res.reason());
+    assert!(res.body().is_empty());
+    res.reason().to_owned()
+}
