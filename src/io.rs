@@ -202,9 +202,7 @@ impl Connection {
     /// stream is closed at once; later writes go nowhere.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn reset(&mut self) {
-        let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
-        let io = std::mem::replace(&mut self.io, placeholder);
-        let io: Box<dyn std::any::Any> = io;
+        let io: Box<dyn std::any::Any> = self.detach();
         if let Ok(tcp) = io.downcast::<tokio::net::TcpStream>() {
             // Linger 0 makes close send RST; the drop right after closes it.
             let _ = socket_linger_zero(&tcp);
@@ -267,6 +265,20 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Hands the stream and the unconsumed bytes to a new owner (a protocol upgrade),
+    /// leaving a closed placeholder behind.
+    #[cfg(feature = "server")]
+    pub(crate) fn take_parts(&mut self) -> (Box<dyn Transport>, BytesMut) {
+        (self.detach(), std::mem::take(&mut self.read_buf))
+    }
+
+    /// Takes the stream out, leaving a closed placeholder (later I/O goes nowhere).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    fn detach(&mut self) -> Box<dyn Transport> {
+        let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
+        std::mem::replace(&mut self.io, placeholder)
     }
 
     /// Gives up the connection: the stream and any bytes read but not yet consumed.

@@ -54,6 +54,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base64;
 mod client;
 mod date;
 mod error;
@@ -65,6 +66,8 @@ mod percent;
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use client::{
     default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,

@@ -32,6 +32,16 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The pairs of `a=1&b=two+words;c=%41` (a query or a urlencoded form), decoded lazily
+/// so a caller can stop at a limit. Keys without `=` get "".
+#[cfg_attr(not(any(feature = "server", feature = "ws")), allow(dead_code))]
+pub(crate) fn decode_form(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.split(['&', ';']).filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key, true), decode(value, true))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::decode;

@@ -27,3 +27,47 @@ pub struct RequestHead {
     /// Header fields, names lowercased, repeats kept in order.
     pub headers: HeaderMap,
 }
+
+impl RequestHead {
+    /// The target's path and query (`/a?b` → `/a`, `b`); an absolute-form target keeps
+    /// only its path and query.
+    pub fn split_target(&self) -> (String, Option<String>) {
+        let target = self.target.as_str();
+        // absolute-form (`http://host/path?q`) is allowed by RFC 9112 §3.2.2: keep its path.
+        let origin = match target.find("://") {
+            Some(scheme_end) => {
+                let after = &target[scheme_end + 3..];
+                after.find('/').map_or("/", |slash| &after[slash..])
+            }
+            None => target,
+        };
+        match origin.split_once('?') {
+            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+            None => (origin.to_owned(), None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestHead;
+
+    fn split(target: &str) -> (String, Option<String>) {
+        let head = RequestHead {
+            method: http::Method::GET,
+            target: target.into(),
+            version: http::Version::HTTP_11,
+            headers: http::HeaderMap::new(),
+        };
+        head.split_target()
+    }
+
+    #[test]
+    fn targets_split_into_path_and_query() {
+        assert_eq!(split("/a/b?c=d&e"), ("/a/b".into(), Some("c=d&e".into())));
+        assert_eq!(split("/"), ("/".into(), None));
+        assert_eq!(split("*"), ("*".into(), None));
+        assert_eq!(split("http://h:1/x?y"), ("/x".into(), Some("y".into())));
+        assert_eq!(split("http://h"), ("/".into(), None));
+    }
+}

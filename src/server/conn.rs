@@ -22,6 +22,8 @@ const READ_SIZE: usize = 16 * 1024;
 enum Next {
     KeepAlive,
     Close,
+    /// The connection left HTTP (a 101 went out): run the new protocol's session.
+    Upgraded(futures_util::future::BoxFuture<'static, ()>),
 }
 
 /// The main loop of one connection, from accept to close.
@@ -39,10 +41,21 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     let conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
     let wire: SharedWire = Arc::new(tokio::sync::Mutex::new(Wire { conn, body: None }));
     let mut index = 0;
-    while let Next::KeepAlive = serve_one(&wire, &info, &shared, index).await {
-        index += 1;
+    loop {
+        match serve_one(&wire, &info, &shared, index).await {
+            Next::KeepAlive => index += 1,
+            Next::Close => {
+                wire.lock().await.conn.shutdown().await;
+                break;
+            }
+            // The session owns the socket now; the connection counts as open (and
+            // graceful shutdown waits) until it ends.
+            Next::Upgraded(session) => {
+                session.await;
+                break;
+            }
+        }
     }
-    wire.lock().await.conn.shutdown().await;
     if let Some(hook) = &shared.hooks.on_disconnect {
         hook(&info);
     }
@@ -126,12 +139,15 @@ async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared
     }
 
     let router = shared.router();
-    let reply = match AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind().await {
+    let mut reply = match AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind().await {
         Ok(reply) => reply,
         // A panicking handler gets a 500 (which on_error may rewrite); the connection and
         // the server carry on.
         Err(_) => http_error(info, shared, Reply::error(500, "the handler failed")),
     };
+    if let Some(upgrade) = reply.upgrade.take() {
+        return hand_over(wire, reply, upgrade, &request, info, shared).await;
+    }
 
     let mut keep_alive = shared.keep_alive
         && client_keeps_alive
@@ -170,6 +186,42 @@ async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared
             Next::Close
         }
     }
+}
+
+/// Sends a route's 101 and hands the connection to the new protocol. The upgrade
+/// request has no body (the WebSocket handshake checks), so every byte after its head
+/// belongs to the new protocol and goes with the socket.
+async fn hand_over(
+    wire: &SharedWire,
+    mut reply: Reply,
+    upgrade: super::reply::Upgrade,
+    request: &Request,
+    info: &ConnectionInfo,
+    shared: &Arc<Shared>,
+) -> Next {
+    let date = HeaderValue::from_str(&crate::format_date(SystemTime::now())).ok();
+    if let (false, Some(date)) = (reply.headers.contains_key(header::DATE), date) {
+        reply.headers.insert(header::DATE, date);
+    }
+    if !reply.headers.contains_key(header::SERVER) {
+        reply.headers.insert(header::SERVER, shared.server_header.clone());
+    }
+    let mut head = Vec::with_capacity(256);
+    h1::write_response_head(&mut head, Version::HTTP_11, reply.status, "Switching Protocols", &reply.headers);
+    let mut guard = wire.lock().await;
+    let written = guard.conn.write_all(&head).await;
+    shared.record(request, written.is_ok().then_some(reply.status));
+    if let Err(error) = written {
+        if let Some(hook) = &shared.hooks.on_error {
+            hook(&mut ServerError::Network { connection: info.clone(), error });
+        }
+        return Next::Close;
+    }
+    if let Some(hook) = &shared.hooks.post_request {
+        hook(request, &Sent { status: reply.status, body_bytes: 0 });
+    }
+    let (io, leftover) = guard.conn.take_parts();
+    Next::Upgraded(upgrade(io, leftover.to_vec(), shared.shutdown.subscribe()))
 }
 
 /// Checks a head against the limits and framing rules; the body to read, or the error

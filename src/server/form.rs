@@ -21,15 +21,7 @@ const MULTIPART: &str = "multipart/form-data";
 
 /// Decodes `a=1&b=two+words;c=%41` into pairs, in order. Keys without `=` get "".
 pub(crate) fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
-    urlencoded_pairs(text).collect()
-}
-
-/// The pairs of `a=1&b=two+words;c=%41`, decoded lazily (so a caller can stop at a limit).
-fn urlencoded_pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    text.split(['&', ';']).filter(|pair| !pair.is_empty()).map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (crate::percent::decode(key, true), crate::percent::decode(value, true))
-    })
+    crate::percent::decode_form(text).collect()
 }
 
 /// Decoded request parameters, in the order they arrived, repeats kept.
@@ -383,7 +375,7 @@ impl Request {
                 let body = self.form_body(limits).await?;
                 let text = String::from_utf8_lossy(&body);
                 let before = pairs.len();
-                pairs.extend(urlencoded_pairs(&text).take(limits.max_params.saturating_add(1)));
+                pairs.extend(crate::percent::decode_form(&text).take(limits.max_params.saturating_add(1)));
                 if pairs.len() - before > limits.max_params {
                     return Err(FormError::TooManyParams { limit: limits.max_params });
                 }

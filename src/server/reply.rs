@@ -1,6 +1,7 @@
 //! Replies: status, headers and a body that is complete, streamed, or a scripted fault.
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, StatusCode};
 use std::fmt;
@@ -22,7 +23,21 @@ pub struct Reply {
     pub(crate) removed: Vec<HeaderName>,
     pub(crate) body: Body,
     pub(crate) fault: Option<Fault>,
+    /// After this 101 the connection leaves HTTP (a WebSocket upgrade).
+    pub(crate) upgrade: Option<Upgrade>,
 }
+
+/// A route's hand-over of its connection: once the 101 is out, called with the stream,
+/// the bytes read past the request (they belong to the new protocol), and the server's
+/// shutdown signal; the connection lives as long as the future it returns.
+pub(crate) type Upgrade = Box<
+    dyn FnOnce(
+            Box<dyn crate::io::Transport>,
+            Vec<u8>,
+            tokio::sync::watch::Receiver<bool>,
+        ) -> BoxFuture<'static, ()>
+        + Send,
+>;
 
 pub(crate) enum Body {
     Full(Bytes),
@@ -65,6 +80,7 @@ impl Reply {
             removed: Vec::new(),
             body: Body::Full(Bytes::new()),
             fault: None,
+            upgrade: None,
         }
     }
 
@@ -137,6 +153,15 @@ impl Reply {
     /// response a client should cope with.
     pub fn raw(bytes: impl Into<Bytes>) -> Self {
         Self::new(200).with_fault(Fault::Raw(bytes.into()))
+    }
+
+    /// A 101 that hands the connection to `upgrade` once written (WebSocket routes).
+    #[cfg(feature = "ws")]
+    pub(crate) fn switching_protocols(headers: HeaderMap, upgrade: Upgrade) -> Self {
+        let mut reply = Self::new(101);
+        reply.headers = headers;
+        reply.upgrade = Some(upgrade);
+        reply
     }
 
     /// The same reply with another status.

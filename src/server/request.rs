@@ -99,7 +99,7 @@ impl Request {
         limits: Limits,
         wire: SharedWire,
     ) -> Self {
-        let (path, query) = split_target(&head.target);
+        let (path, query) = head.split_target();
         let inner = Inner {
             head,
             path,
@@ -112,6 +112,12 @@ impl Request {
             received: StdMutex::default(),
         };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The parsed head (a WebSocket upgrade checks it as a handshake).
+    #[cfg(feature = "ws")]
+    pub(crate) fn head(&self) -> &RequestHead {
+        &self.inner.head
     }
 
     /// The request method.
@@ -264,35 +270,5 @@ impl fmt::Debug for Request {
             .field("peer", &self.inner.peer)
             .field("connection_id", &self.inner.connection_id)
             .finish_non_exhaustive()
-    }
-}
-
-/// Splits a request target into its path and query.
-fn split_target(target: &str) -> (String, Option<String>) {
-    // absolute-form (`http://host/path?q`) is allowed by RFC 9112 §3.2.2: keep its path.
-    let origin = match target.find("://") {
-        Some(scheme_end) => {
-            let after = &target[scheme_end + 3..];
-            after.find('/').map_or("/", |slash| &after[slash..])
-        }
-        None => target,
-    };
-    match origin.split_once('?') {
-        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-        None => (origin.to_owned(), None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_target;
-
-    #[test]
-    fn targets_split_into_path_and_query() {
-        assert_eq!(split_target("/a/b?c=d&e"), ("/a/b".into(), Some("c=d&e".into())));
-        assert_eq!(split_target("/"), ("/".into(), None));
-        assert_eq!(split_target("*"), ("*".into(), None));
-        assert_eq!(split_target("http://h:1/x?y"), ("/x".into(), Some("y".into())));
-        assert_eq!(split_target("http://h"), ("/".into(), None));
     }
 }
