@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
+# Where cargo puts the example binaries this script runs.
+target_dir=${CARGO_TARGET_DIR:-target}
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -242,7 +244,7 @@ cargo test --test interop -- --ignored "$@" || status=$?
 # Our server against clients nobody here wrote: the httpd example on a free port (it prints
 # `listening on URL` first), then curl, requests and h11 checks against it.
 cargo build --example httpd
-target/debug/examples/httpd --host 127.0.0.1 --port 0 >"$work/httpd.out" 2>"$work/httpd.err" &
+"$target_dir/debug/examples/httpd" --host 127.0.0.1 --port 0 >"$work/httpd.out" 2>"$work/httpd.err" &
 pids+=($!)
 httpd_url=
 for _ in $(seq 100); do
@@ -257,4 +259,9 @@ if [ -z "$httpd_url" ]; then
 fi
 echo "interop: courier's httpd example on $httpd_url"
 python3 scripts/interop_server.py "$httpd_url" || status=$?
+
+# Our WebSocket server against Python's `websockets` and hand-built frames: the ws_echo
+# example in both modes (establish on raw sockets, and upgrade from a server route).
+cargo build --example ws_echo
+python3 scripts/interop_ws.py "$target_dir/debug/examples/ws_echo" || status=$?
 exit "$status"

@@ -88,7 +88,7 @@ pub use http::{HeaderMap, Method, StatusCode, Version};
 pub use rustls;
 
 /// The README's Rust examples, compiled and run as doc tests so the README cannot rot.
-#[cfg(all(doctest, feature = "server"))]
+#[cfg(all(doctest, feature = "server", feature = "ws"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

@@ -9,20 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Output;
 
-/// The `fetch` example binary, built by `cargo test` next to the test binaries.
+/// The `fetch` example binary.
 fn fetch_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // <target>/debug/deps/fetch_cli-HASH -> <target>/debug/examples/fetch
-    let dir =
-        exe.parent().and_then(|deps| deps.parent()).expect("the test binary sits in <target>/debug/deps");
-    let path = dir.join("examples").join(format!("fetch{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} does not exist: run these tests via `cargo test` (which builds the examples), \
-         or `cargo build --example fetch` first",
-        path.display()
-    );
-    path
+    example_binary("fetch")
 }
 
 /// Runs `fetch ARGS...` on a blocking thread, so the scripted servers keep running.

@@ -470,20 +470,11 @@ mod socks4a_ssh {
         assert!(res.reason().contains("UnknownIssuer"), "{}", res.reason());
     }
 
-    /// `target/debug/examples/socks4a`: scripts/interop.sh builds it.
-    fn example_binary() -> std::path::PathBuf {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/debug");
-        let path = dir.join("examples").join(format!("socks4a{}", std::env::consts::EXE_SUFFIX));
-        assert!(path.exists(), "{} is missing: cargo build --example socks4a", path.display());
-        path
-    }
-
     #[tokio::test]
     #[ignore = "needs sshd, ssh -D and nginx: run scripts/interop.sh"]
     async fn the_socks4a_example_goes_through_ssh() {
         let args = [base("COURIER_INTEROP_SSH_SOCKS"), nginx_by_name("/hello.txt")];
-        let binary = example_binary();
+        let binary = super::support::example_binary("socks4a");
         let out = within(tokio::task::spawn_blocking(move || {
             std::process::Command::new(binary).args(args).output().expect("the example runs")
         }))

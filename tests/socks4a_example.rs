@@ -8,14 +8,6 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-fn example_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/debug");
-    let path = dir.join("examples").join(format!("socks4a{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is missing: run `cargo test` (it builds examples)", path.display());
-    path
-}
-
 /// Reads one NUL-terminated field.
 async fn read_field(stream: &mut TcpStream) -> Vec<u8> {
     let mut field = Vec::new();
@@ -50,7 +42,7 @@ async fn the_hook_speaks_socks4a_and_the_request_goes_through() {
             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
         });
 
-        let binary = example_binary();
+        let binary = example_binary("socks4a");
         let args =
             vec![proxy_addr.to_string(), "http://origin.test:8080/page".to_owned(), "alice".to_owned()];
         let out = tokio::task::spawn_blocking(move || {

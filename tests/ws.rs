@@ -11,8 +11,8 @@ use courier::ws::{Connection, EstablishError, Finish, Message, Rejection, SendEr
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::within;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use support::{example_binary, within};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -507,11 +507,14 @@ async fn split_halves_send_from_another_task_while_receiving() {
         ticker.await.unwrap();
         client.send(WsMessage::binary(vec![7u8; 10])).await.unwrap();
         assert_eq!(receiver.recv().await, Some(Message::Binary(vec![7u8; 10].into())));
+        // The rest as a Stream: three messages, then the end at the client's close.
+        for text in ["a", "b", "c"] {
+            client.send(WsMessage::text(text)).await.unwrap();
+        }
         client.close(None).await.unwrap();
-        assert_eq!(receiver.recv().await, None);
-        assert_eq!(sender.finished().await.code, 1005);
         let messages: Vec<Message> = receiver.into_stream().collect().await;
-        assert!(messages.is_empty());
+        assert_eq!(messages, [Message::from("a"), Message::from("b"), Message::from("c")]);
+        assert_eq!(sender.finished().await.code, 1005);
     })
     .await;
 }
@@ -679,6 +682,7 @@ async fn a_route_upgrades_its_connection_and_keeps_early_frames() {
             raw_exchange(addr, &handshake_request("/ws", "").replace("Version: 13", "Version: 7")).await;
         assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
         assert!(answer.contains("\r\nsec-websocket-version: 13\r\n"), "{answer}");
+        assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
         let recorded: Vec<u16> = server.requests().iter().map(|r| r.status.unwrap().as_u16()).collect();
         assert_eq!(recorded.iter().filter(|&&s| s == 101).count(), 2, "{recorded:?}");
     })
@@ -700,6 +704,43 @@ async fn shutdown_closes_route_websockets_with_1001() {
         // tungstenite replies to the close on its next read; the server then finishes.
         assert!(client.next().await.is_none());
         shutdown.await.unwrap();
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The ws_echo example (Autobahn's peer)
+// ---------------------------------------------------------------------------------------
+
+/// Starts ws_echo with `args`; its first line names the URL.
+async fn start_ws_echo(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(example_binary("ws_echo"))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout).read_line(&mut line).await.unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
+    (child, url.to_owned())
+}
+
+#[tokio::test]
+async fn ws_echo_announces_its_url_and_echoes_in_both_modes() {
+    within(async {
+        for args in [&[][..], &["--route"][..]] {
+            let (_child, url) = start_ws_echo(args).await;
+            assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+            let (mut client, _) = tokio_tungstenite::connect_async(format!("{url}/any/path")).await.unwrap();
+            client.send(WsMessage::text("ping?")).await.unwrap();
+            assert_eq!(next_message(&mut client).await, WsMessage::text("ping?"));
+            client.send(WsMessage::binary(vec![0u8, 255])).await.unwrap();
+            assert_eq!(next_message(&mut client).await, WsMessage::binary(vec![0u8, 255]));
+            client.close(None).await.unwrap();
+        }
     })
     .await;
 }

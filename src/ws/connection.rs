@@ -430,25 +430,23 @@ impl Receiver {
         self.end(finish).await;
     }
 
-    /// Records how the connection finished and closes the socket: FIN first, then read
-    /// and discard until the client closes too (bounded by the close timeout), so that
-    /// unread bytes never turn the close into a reset that could destroy our Close frame.
+    /// Records how the connection finished and closes the socket (FIN). After a failure
+    /// the client may still be sending: a background task reads and discards until it
+    /// closes too (bounded by the close timeout), because closing with unread bytes sends
+    /// a reset, and a reset can destroy our Close frame before the client reads it.
     async fn end(&mut self, finish: Finish) {
         self.done = true;
+        let clean = finish.clean;
         self.shared.finished(finish);
-        let linger = async {
-            let _ = poll_fn(|cx| Pin::new(self.shared.socket().get_mut()).poll_shutdown(cx)).await;
-            let mut scratch = [0u8; 4096];
-            loop {
-                let mut buf = ReadBuf::new(&mut scratch);
-                let read =
-                    poll_fn(|cx| Pin::new(self.shared.socket().get_mut()).poll_read(cx, &mut buf)).await;
-                if read.is_err() || buf.filled().is_empty() {
-                    break;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(self.shared.limits.close_timeout, linger).await;
+        let shared = self.shared.clone();
+        let limit = shared.limits.close_timeout;
+        let shutdown = poll_fn(|cx| Pin::new(shared.socket().get_mut()).poll_shutdown(cx));
+        let _ = tokio::time::timeout(limit, shutdown).await;
+        if !clean {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(limit, drain(&shared)).await;
+            });
+        }
     }
 
     /// How the connection finished, once [`Receiver::recv`] has returned `None`.
@@ -462,6 +460,18 @@ impl Receiver {
             let message = receiver.recv().await?;
             Some((message, receiver))
         }))
+    }
+}
+
+/// Reads and discards until the client closes its side (or the socket fails).
+async fn drain(shared: &Shared) {
+    let mut scratch = [0u8; 4096];
+    loop {
+        let mut buf = ReadBuf::new(&mut scratch);
+        let read = poll_fn(|cx| Pin::new(shared.socket().get_mut()).poll_read(cx, &mut buf)).await;
+        if read.is_err() || buf.filled().is_empty() {
+            break;
+        }
     }
 }
 

@@ -72,10 +72,11 @@ impl<T: Send + 'static> WebSocketServer<T> {
     }
 }
 
-/// A refused handshake as a bundled-server reply (the same status, headers and body
-/// `establish` would send).
+/// A refused handshake as a bundled-server reply: the same status, headers and body
+/// `establish` sends, and the same close afterwards.
 fn rejection_reply(rejection: super::Rejection) -> Reply {
-    let mut reply = Reply::text(rejection.body()).with_status(rejection.status());
+    let mut reply =
+        Reply::text(rejection.body()).with_status(rejection.status()).with_header("connection", "close");
     for (name, value) in rejection.headers() {
         if let Ok(value) = value.to_str() {
             reply = reply.with_header(name.as_str(), value);

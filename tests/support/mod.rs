@@ -479,3 +479,19 @@ pub fn assert_failure(res: &courier::Response, status: u16, kind: courier::Error
     assert!(res.body().is_empty());
     res.reason().to_owned()
 }
+
+/// An example's binary, which `cargo test` builds next to the test binaries
+/// (`<target>/debug/deps/TEST-HASH` -> `<target>/debug/examples/NAME`).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir =
+        exe.parent().and_then(|deps| deps.parent()).expect("the test binary sits in <target>/debug/deps");
+    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} does not exist: run the tests via `cargo test` (which builds the examples), \
+         or `cargo build --example {name}` first",
+        path.display()
+    );
+    path
+}
