@@ -50,8 +50,10 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
             }
             // The session owns the socket now; the connection counts as open (and
             // graceful shutdown waits) until it ends.
+            // A panicking session must not skip the bookkeeping below (or graceful shutdown
+            // would wait for this connection forever).
             Next::Upgraded(session) => {
-                session.await;
+                let _ = AssertUnwindSafe(session).catch_unwind().await;
                 break;
             }
         }
@@ -206,6 +208,8 @@ async fn hand_over(
     if !reply.headers.contains_key(header::SERVER) {
         reply.headers.insert(header::SERVER, shared.server_header.clone());
     }
+    // The hand-over happens whatever the handler did to the reply: it must say 101.
+    reply.status = http::StatusCode::SWITCHING_PROTOCOLS;
     let mut head = Vec::with_capacity(256);
     h1::write_response_head(&mut head, Version::HTTP_11, reply.status, "Switching Protocols", &reply.headers);
     let mut guard = wire.lock().await;

@@ -99,11 +99,12 @@ impl From<Vec<u8>> for Message {
 
 /// How a connection finished (the seed's `finish` event, with the close code).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Finish {
-    /// The close code of the closing handshake: the first Close frame's code (the peer's
-    /// when it closed, ours when we did — 1001 on server shutdown, 1002/1007/1009 when the
-    /// client broke the protocol); 1005 when that frame had no code; 1006 when the
-    /// connection ended without a Close frame.
+    /// The code of the first Close frame of the closing handshake: the client's when it
+    /// closed first (1005 when its frame had no code), ours when we did (1001 on server
+    /// shutdown, 1002/1007/1009 when the client broke the protocol), whether or not the
+    /// handshake completed; 1006 when no Close frame was exchanged at all.
     pub code: u16,
     /// The reason that came with the code (may be empty).
     pub reason: String,
@@ -127,7 +128,8 @@ impl Finish {
 pub enum SendError {
     /// The connection is closing or closed.
     Closed,
-    /// The client did not take the bytes within the write timeout.
+    /// The client did not take the bytes within the write timeout. The message may still
+    /// go out with a later write.
     TimedOut,
     /// The socket failed.
     Io(io::Error),
@@ -164,9 +166,12 @@ impl From<WsError> for SendError {
 type Socket = WebSocketStream<Box<dyn Transport>>;
 
 /// What both halves share. The socket sits behind a plain mutex held only inside a poll
-/// (never across an await), so a reader and any number of senders can run at once.
+/// (never across an await), so the reader and a writer can run at once. Writers take
+/// turns through `write_permit`: tokio-tungstenite keeps one waker for the write side, so
+/// two tasks driving it at once could leave one of them never woken.
 struct Shared {
     socket: Mutex<Socket>,
+    write_permit: tokio::sync::Mutex<()>,
     /// Our Close frame, once sent: the client has `close_timeout` to answer it.
     close_sent: Mutex<Option<LocalClose>>,
     close_sent_changed: Notify,
@@ -185,13 +190,30 @@ impl Shared {
         self.close_sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
+    /// When the client must have answered our Close frame (`None`: not sent, or no limit).
     fn close_deadline(&self) -> Option<Instant> {
-        self.local_close().map(|sent| sent.at + self.limits.close_timeout)
+        self.local_close().and_then(|sent| sent.at.checked_add(self.limits.close_timeout))
     }
 
-    /// Sends one frame and flushes it, within the write timeout.
+    /// How a connection ends when our Close frame got no answer: with our code, unclean.
+    fn unanswered(&self, why: &str) -> Finish {
+        match self.local_close() {
+            Some(ours) => Finish {
+                code: ours.code,
+                reason: ours.reason,
+                by_peer: false,
+                clean: false,
+                error: Some(why.into()),
+            },
+            None => Finish::abnormal(why),
+        }
+    }
+
+    /// Sends one frame and flushes it, within the write timeout (waiting for another
+    /// writer counts).
     async fn send(&self, message: WsMessage) -> Result<(), SendError> {
         let write = async {
+            let _permit = self.write_permit.lock().await;
             poll_fn(|cx| self.socket().poll_ready_unpin(cx)).await?;
             self.socket().start_send_unpin(message)?;
             poll_fn(|cx| self.socket().poll_flush_unpin(cx)).await
@@ -203,7 +225,9 @@ impl Shared {
     }
 
     /// Writes out what tungstenite queued by itself (a pong), within the write timeout.
-    async fn flush(&self) -> Result<(), SendError> {
+    /// When another writer is busy there is nothing to do: its flush carries the pong.
+    async fn flush_queued(&self) -> Result<(), SendError> {
+        let Ok(_permit) = self.write_permit.try_lock() else { return Ok(()) };
         let flush = poll_fn(|cx| self.socket().poll_flush_unpin(cx));
         match tokio::time::timeout(self.limits.write_timeout, flush).await {
             Ok(flushed) => flushed.map_err(SendError::from),
@@ -223,6 +247,16 @@ impl Shared {
         }
         self.close_sent_changed.notify_waiters();
         self.send(WsMessage::Close(Some(frame))).await
+    }
+
+    /// Closes our side of the socket (FIN), taking a writer's turn; bounded by the close
+    /// timeout.
+    async fn shutdown(&self) {
+        let shutdown = async {
+            let _permit = self.write_permit.lock().await;
+            let _ = poll_fn(|cx| Pin::new(self.socket().get_mut()).poll_shutdown(cx)).await;
+        };
+        let _ = tokio::time::timeout(self.limits.close_timeout, shutdown).await;
     }
 
     fn finished(&self, finish: Finish) {
@@ -256,7 +290,10 @@ fn truncate(reason: &str) -> String {
 /// The close code a server sends when the client broke the rules (RFC 6455 §7.4.1);
 /// `None` when the connection simply failed (nothing to tell the client).
 fn close_code_for(error: &WsError) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
     match error {
+        // The client closed TCP without a Close frame: nobody left to tell (1006).
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         WsError::Utf8(_) => Some(1007),
         WsError::Capacity(_) => Some(1009),
         WsError::Protocol(_) | WsError::AttackAttempt => Some(1002),
@@ -318,7 +355,7 @@ impl Sender {
 
     /// Starts the closing handshake with `code` (1000 for a normal close) and `reason`
     /// (cut to 123 bytes). The receiving half ends once the client answers, or after the
-    /// close timeout.
+    /// close timeout. A code an endpoint may not send is refused (`SendError::Invalid`).
     pub async fn close(&self, code: u16, reason: &str) -> Result<(), SendError> {
         self.shared.close(code, reason).await
     }
@@ -345,31 +382,45 @@ pub struct Receiver {
     shared: Arc<Shared>,
     /// The bundled server's shutdown signal: on shutdown, close with 1001.
     shutdown: Option<watch::Receiver<bool>>,
-    /// The client's Close frame, once it came (the reply is sent on the next read).
-    peer_close: Option<Finish>,
+    /// The client's Close frame, once it came (the reply is sent on the next read), and
+    /// when our reply must be out by.
+    peer_close: Option<(Finish, Option<Instant>)>,
     done: bool,
 }
 
 impl Receiver {
     /// The next message; `None` once the connection has finished (see
     /// [`Receiver::finish`] for how).
+    ///
+    /// Cancel-safe for messages (none is lost if the future is dropped); dropping it while
+    /// the connection is closing may skip the orderly end, as dropping the receiver does.
     pub async fn recv(&mut self) -> Option<Message> {
         while !self.done {
             let changed = self.shared.close_sent_changed.notified();
-            let deadline = self.shared.close_deadline();
+            let reply_deadline = self.peer_close.as_ref().and_then(|(_, deadline)| *deadline);
+            let deadline = self.shared.close_deadline().into_iter().chain(reply_deadline).min();
             let read = poll_fn(|cx| self.shared.socket().poll_next_unpin(cx));
             let next = tokio::select! {
                 next = read => next,
                 () = going_away(&mut self.shutdown) => {
                     self.shutdown = None;
                     if self.shared.close(1001, "server shutting down").await.is_err() {
-                        self.end(Finish::abnormal("could not send the close frame")).await;
+                        let finish = self.shared.unanswered("could not send the close frame");
+                        self.end(finish).await;
                     }
                     continue;
                 }
                 () = changed => continue,
                 () = sleep_until(deadline) => {
-                    self.end(Finish::abnormal("the client did not answer the close frame in time")).await;
+                    let finish = match self.peer_close.take() {
+                        Some((theirs, _)) => Finish {
+                            clean: false,
+                            error: Some("the client did not take our close reply in time".into()),
+                            ..theirs
+                        },
+                        None => self.shared.unanswered("the client did not answer the close frame in time"),
+                    };
+                    self.end(finish).await;
                     return None;
                 }
             };
@@ -379,17 +430,22 @@ impl Receiver {
                 Some(Ok(WsMessage::Ping(data))) => {
                     // tungstenite queued the pong; send it now rather than on the next read,
                     // which may be a long time coming.
-                    if let Err(error) = self.shared.flush().await {
+                    if let Err(error) = self.shared.flush_queued().await {
                         self.end(Finish::abnormal(format!("could not answer a ping: {error}"))).await;
                     }
                     return Some(Message::Ping(data));
                 }
                 Some(Ok(WsMessage::Pong(data))) => return Some(Message::Pong(data)),
-                Some(Ok(WsMessage::Close(frame))) => self.peer_close = Some(self.closing(frame)),
+                Some(Ok(WsMessage::Close(frame))) => {
+                    let limit = self.shared.limits.close_timeout;
+                    self.peer_close = Some((self.closing(frame), Instant::now().checked_add(limit)));
+                }
                 Some(Ok(WsMessage::Frame(_))) => {}
                 None => {
-                    let finish =
-                        self.peer_close.take().unwrap_or_else(|| Finish::abnormal("connection closed"));
+                    let finish = match self.peer_close.take() {
+                        Some((finish, _)) => finish,
+                        None => Finish::abnormal("connection closed"),
+                    };
                     self.end(finish).await;
                 }
                 Some(Err(error)) => self.fail(error).await,
@@ -438,11 +494,10 @@ impl Receiver {
         self.done = true;
         let clean = finish.clean;
         self.shared.finished(finish);
-        let shared = self.shared.clone();
-        let limit = shared.limits.close_timeout;
-        let shutdown = poll_fn(|cx| Pin::new(shared.socket().get_mut()).poll_shutdown(cx));
-        let _ = tokio::time::timeout(limit, shutdown).await;
+        self.shared.shutdown().await;
         if !clean {
+            let shared = self.shared.clone();
+            let limit = shared.limits.close_timeout;
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(limit, drain(&shared)).await;
             });
@@ -460,6 +515,22 @@ impl Receiver {
             let message = receiver.recv().await?;
             Some((message, receiver))
         }))
+    }
+}
+
+impl Drop for Receiver {
+    /// A receiver dropped before the end (its task ended, or the server's grace period ran
+    /// out) still finishes the connection: waiters on `finished()` learn it, and the socket
+    /// is closed even while `Sender` clones live on.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.shared.finished(self.shared.unanswered("the receiving half was dropped"));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = self.shared.clone();
+            runtime.spawn(async move { shared.shutdown().await });
+        }
     }
 }
 
@@ -532,6 +603,7 @@ impl Connection {
         let socket = WebSocketStream::from_partially_read(io, leftover, Role::Server, Some(config)).await;
         let shared = Arc::new(Shared {
             socket: Mutex::new(socket),
+            write_permit: tokio::sync::Mutex::new(()),
             close_sent: Mutex::new(None),
             close_sent_changed: Notify::new(),
             finish: watch::channel(None).0,
@@ -567,15 +639,17 @@ impl Connection {
     }
 
     /// Closes with `code` and `reason`, waits for the client's answer (up to the close
-    /// timeout; messages still arriving are discarded) and says how it finished.
-    pub async fn close(mut self, code: u16, reason: &str) -> Finish {
-        if let Err(error) = self.sender.close(code, reason).await {
-            if self.receiver.finish().is_none() {
-                self.receiver.end(Finish::abnormal(error.to_string())).await;
-            }
+    /// timeout; messages still arriving are discarded) and says how it finished. A code
+    /// an endpoint may not send (1005, 1006, 1015, below 1000, …) is refused and the
+    /// connection left as it was.
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<Finish, SendError> {
+        if let Err(SendError::Invalid(why)) = self.sender.close(code, reason).await {
+            return Err(SendError::Invalid(why));
         }
+        // Any other failure to send shows in how the connection ends (the close deadline
+        // runs from now either way).
         while self.receiver.recv().await.is_some() {}
-        self.receiver.finish().unwrap_or_else(|| Finish::abnormal("connection dropped"))
+        Ok(self.receiver.finish().unwrap_or_else(|| Finish::abnormal("connection dropped")))
     }
 
     /// How the connection finished, once [`Connection::recv`] has returned `None`.

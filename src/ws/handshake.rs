@@ -125,7 +125,8 @@ impl HandshakeResponse {
     }
 
     /// Adds a header to the 101. Invalid names or values are ignored (like the bundled
-    /// server's `Reply::with_header`).
+    /// server's `Reply::with_header`), and so is `Sec-WebSocket-Extensions`: no extension
+    /// is implemented.
     pub fn add_header(&mut self, name: &str, value: &str) -> &mut Self {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             self.headers.append(name, value);
@@ -141,7 +142,13 @@ impl HandshakeResponse {
     /// The complete header block of the 101 for a request whose key is `key`.
     pub(crate) fn into_headers(self, key: &str) -> HeaderMap {
         let mut headers = self.headers;
-        for name in [header::UPGRADE, header::CONNECTION, header::SEC_WEBSOCKET_ACCEPT] {
+        // Extensions are not implemented, so none may be announced.
+        for name in [
+            header::UPGRADE,
+            header::CONNECTION,
+            header::SEC_WEBSOCKET_ACCEPT,
+            header::SEC_WEBSOCKET_EXTENSIONS,
+        ] {
             headers.remove(name);
         }
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

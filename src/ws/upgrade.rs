@@ -12,8 +12,9 @@ impl<T: Send + 'static> WebSocketServer<T> {
     ///
     /// Bytes the client sent right after its handshake are not lost: they are the first
     /// frames the connection reads. When the server shuts down, a connection waiting in
-    /// `recv` is closed with 1001; a session that does not read is dropped after the
-    /// close timeout.
+    /// `recv` is closed with 1001; a session that does not read is dropped twice the
+    /// close timeout after shutdown began. An upgraded connection counts against the
+    /// server's `concurrency` limit until its session ends.
     ///
     /// ```no_run
     /// use courier::server::{Reply, Request, Server};
@@ -60,7 +61,7 @@ impl<T: Send + 'static> WebSocketServer<T> {
                     // reading; a session that is not gets the close timeout, then ends.
                     let grace = async {
                         let _ = stopping.wait_for(|stop| *stop).await;
-                        tokio::time::sleep(limits.close_timeout * 2).await;
+                        tokio::time::sleep(limits.close_timeout.saturating_mul(2)).await;
                     };
                     tokio::select! {
                         () = on_open(connection, extra) => {}

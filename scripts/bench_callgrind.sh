@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Instructions per request for courier, reqwest and hyper-util, counted by callgrind:
+# the raw server runs as its own process (pinned to CPU 1, not under valgrind), and
+# `peers loop --client X --n N` is run under callgrind for N = N1 and N2; then
+#   Ir/request = (Ir(N2) - Ir(N1)) / (N2 - N1)
+# so start-up, connecting and the runtime's set-up cancel out. Deterministic enough to
+# compare small changes (a few tenths of a percent run to run).
+#
+#   scripts/bench_callgrind.sh                  # N1=2000, N2=4000, all three clients
+#   N1=1000 N2=3000 scripts/bench_callgrind.sh courier
+#
+# Needs valgrind (apt-get install valgrind). Builds benches/peers into $CARGO_TARGET_DIR
+# (default /tmp/tgt-peers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/tgt-peers}
+n1=${N1:-2000}
+n2=${N2:-4000}
+clients=("$@")
+[ ${#clients[@]} -gt 0 ] || clients=(courier reqwest hyper)
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+[ "$n2" -gt "$n1" ] || { echo "N2 must exceed N1" >&2; exit 1; }
+
+cargo build --release --manifest-path benches/peers/Cargo.toml
+peers="$CARGO_TARGET_DIR/release/peers"
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pin_server=() pin_client=()
+if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 1) pin_client=(taskset -c 0); fi
+
+# The raw server, its own process for at most an hour; its first line names the port.
+"${pin_server[@]}" "$peers" server --port 0 --max-seconds 3600 > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$work/server.out")
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "the raw server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
+
+# Total instructions of one run (all threads), from callgrind's output file.
+instructions() {
+  local client=$1 n=$2 out="$work/callgrind.$1.$2"
+  timeout 600 "${pin_client[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+    "$peers" loop --client "$client" --n "$n" --port "$port" > "$work/loop.out" 2> "$work/valgrind.err" || {
+    echo "callgrind run failed for $client (n=$n):" >&2; cat "$work/valgrind.err" "$work/loop.out" >&2; exit 1; }
+  grep -q "^LOOP client=$client" "$work/loop.out" || { echo "no LOOP line for $client" >&2; exit 1; }
+  # "summary: N" (older valgrind) or "totals: N"; the first event is Ir.
+  awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+declare -A per_request
+for client in "${clients[@]}"; do
+  i1=$(instructions "$client" "$n1")
+  i2=$(instructions "$client" "$n2")
+  per_request[$client]=$(( (i2 - i1) / (n2 - n1) ))
+  echo "  $client: Ir($n1)=$i1 Ir($n2)=$i2" >&2
+done
+
+hyper=${per_request[hyper]:-}
+printf '%-8s %14s %9s\n' client "Ir/request" "vs hyper"
+for client in "${clients[@]}"; do
+  ratio=n/a
+  [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf "%.3fx", a / b }')
+  printf '%-8s %14s %9s\n' "$client" "${per_request[$client]}" "$ratio"
+done
+for client in "${clients[@]}"; do
+  ratio=
+  [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf " ratio_vs_hyper=%.3f", a / b }')
+  echo "RESULT scenario=callgrind client=$client unit=Ir/request median=${per_request[$client]}$ratio n1=$n1 n2=$n2"
+done
