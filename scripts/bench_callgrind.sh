@@ -8,6 +8,8 @@
 #
 #   scripts/bench_callgrind.sh                  # N1=2000, N2=4000, all three clients
 #   N1=1000 N2=3000 scripts/bench_callgrind.sh courier
+#   KEEP=/tmp/cg scripts/bench_callgrind.sh   # keep the callgrind.out files there, for
+#                                             # callgrind_annotate /tmp/cg/callgrind.courier.4000
 #
 # Needs valgrind (apt-get install valgrind). Builds benches/peers into $CARGO_TARGET_DIR
 # (default /tmp/tgt-peers).
@@ -53,6 +55,7 @@ instructions() {
     "$peers" loop --client "$client" --n "$n" --port "$port" > "$work/loop.out" 2> "$work/valgrind.err" || {
     echo "callgrind run failed for $client (n=$n):" >&2; cat "$work/valgrind.err" "$work/loop.out" >&2; exit 1; }
   grep -q "^LOOP client=$client" "$work/loop.out" || { echo "no LOOP line for $client" >&2; exit 1; }
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out" "$KEEP/"; fi
   # "summary: N" (older valgrind) or "totals: N"; the first event is Ir.
   awk '/^(summary|totals):/ { print $2; exit }' "$out"
 }

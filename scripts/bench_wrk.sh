@@ -2,10 +2,15 @@
 # Server throughput under wrk: courier's bundled server, hyper 1's HTTP/1.1 server and
 # nginx, each answering "Hello, World!" (13 bytes) on 127.0.0.1, each pinned to CPU 1 and
 # single-threaded (current-thread tokio runtimes; nginx worker_processes 1), wrk pinned
-# to CPU 0: `wrk -t1 -c64 -d10s` after a 2 s warm-up.
+# to CPU 0: `wrk -t1 -c64 -d10s`, each server once per round, ROUNDS rounds alternating
+# servers (A B C D A B C D …), a 2 s warm-up per server first; medians reported.
 #
-#   scripts/bench_wrk.sh                 # all four servers, 10 s each
-#   DURATION=30s CONNECTIONS=128 scripts/bench_wrk.sh
+#   scripts/bench_wrk.sh                          # 3 rounds x 4 servers x 10 s
+#   ROUNDS=5 DURATION=5s CONNECTIONS=128 scripts/bench_wrk.sh
+#
+# Besides req/s it reports the server's CPU time (user + system, from /proc) per request:
+# on this shared 2-core VM the req/s of a run swings by 2x with what else the host does,
+# the CPU time per request much less.
 #
 # "courier" is the bundled server with keep-alive unlimited like the others (its request
 # recorder, a test-kit feature, off); "courier-defaults" keeps courier's own default of
@@ -19,6 +24,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/tgt-peers}
 duration=${DURATION:-10s}
 warmup=${WARMUP:-2s}
 connections=${CONNECTIONS:-64}
+rounds=${ROUNDS:-3}
 
 need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
@@ -32,9 +38,9 @@ cargo build --release --manifest-path benches/peers/Cargo.toml
 peers="$CARGO_TARGET_DIR/release/peers"
 
 work=$(mktemp -d)
-server_pid=
+pids=()
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -55,54 +61,33 @@ wait_port() {
   return 1
 }
 
-# Runs wrk against 127.0.0.1:$2 (warm-up, then the measured run); prints req/s.
-measure() {
-  local name=$1 port=$2
-  if command -v curl >/dev/null; then
-    curl -sf "http://127.0.0.1:$port/" > "$work/body" 2>/dev/null || true
-    if [ "$(cat "$work/body")" != "Hello, World!" ]; then
-      echo "$name: unexpected body: $(head -c 200 "$work/body")" >&2; return 1
-    fi
-  fi
-  timeout 60 "${pin_client[@]}" wrk -t1 -c"$connections" -d"$warmup" "http://127.0.0.1:$port/" > /dev/null
-  timeout 120 "${pin_client[@]}" wrk -t1 -c"$connections" -d"$duration" "http://127.0.0.1:$port/" > "$work/wrk.$name"
-  sed 's/^/    /' "$work/wrk.$name" >&2
-  if grep -q "Non-2xx\|Socket errors" "$work/wrk.$name"; then echo "  ($name: see errors above)" >&2; fi
-  awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.$name"
+# CPU time (user + system, clock ticks) of process $1 and its children (nginx's worker).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the name.
+    total=$(( total + $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0) ))
+  done
+  echo "$total"
 }
 
+names=() ports=() server_pids=()
+
+# Starts `peers $2…` as server $1 (pinned), for at most an hour.
 start_peers_server() {
-  "${pin_server[@]}" "$peers" "$@" --port 0 --max-seconds 600 > "$work/server.out" 2> "$work/server.err" &
-  server_pid=$!
-  wait_port "$work/server.out" > /dev/null || { echo "server $1 did not start" >&2; cat "$work/server.err" >&2; exit 1; }
+  local name=$1; shift
+  "${pin_server[@]}" "$peers" "$@" --port 0 --max-seconds 3600 > "$work/$name.out" 2> "$work/$name.err" &
+  local pid=$!
+  pids+=("$pid")
+  local port
+  port=$(wait_port "$work/$name.out") || { echo "server $name did not start" >&2; cat "$work/$name.err" >&2; exit 1; }
+  names+=("$name") ports+=("$port") server_pids+=("$pid")
 }
 
-stop_peers_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
+start_peers_server courier courier-server --max-requests 1000000000
+start_peers_server courier-defaults courier-server
+start_peers_server hyper hyper-server
 
-names=() rates=()
-echo "== courier" >&2
-start_peers_server courier-server --max-requests 1000000000
-port=$(wait_port "$work/server.out")
-names+=(courier) rates+=("$(measure courier "$port")")
-stop_peers_server
-
-echo "== courier-defaults" >&2
-start_peers_server courier-server
-port=$(wait_port "$work/server.out")
-names+=(courier-defaults) rates+=("$(measure courier-defaults "$port")")
-stop_peers_server
-
-echo "== hyper" >&2
-start_peers_server hyper-server
-port=$(wait_port "$work/server.out")
-names+=(hyper) rates+=("$(measure hyper "$port")")
-stop_peers_server
-
-echo "== nginx" >&2
 nginx_port=$(free_port)
 mkdir -p "$work/nginx-tmp"
 cat > "$work/nginx.conf" <<CONF
@@ -128,20 +113,54 @@ http {
 CONF
 "${pin_server[@]}" "$nginx_bin" -c "$work/nginx.conf" -e "$work/nginx-error.log"
 for _ in $(seq 100); do [ -s "$work/nginx.pid" ] && break; sleep 0.05; done
-names+=(nginx) rates+=("$(measure nginx "$nginx_port")")
-kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-rm -f "$work/nginx.pid"
+[ -s "$work/nginx.pid" ] || { echo "nginx did not start" >&2; cat "$work/nginx-error.log" >&2; exit 1; }
+names+=(nginx) ports+=("$nginx_port") server_pids+=("$(cat "$work/nginx.pid")")
 
-hyper_rate=
-for i in "${!names[@]}"; do [ "${names[$i]}" = hyper ] && hyper_rate=${rates[$i]}; done
-echo
-echo "wrk -t1 -c$connections -d$duration, server on CPU 1, wrk on CPU 0"
-printf '%-17s %12s %9s\n' server "req/s" "vs hyper"
+# Each answers the 13 bytes; then a warm-up.
 for i in "${!names[@]}"; do
-  printf '%-17s %12s %9s\n' "${names[$i]}" "${rates[$i]}" \
-    "$(awk -v a="${rates[$i]}" -v b="$hyper_rate" 'BEGIN { if (b > 0) printf "%.3fx", a / b; else print "n/a" }')"
+  body=$(curl -sf "http://127.0.0.1:${ports[$i]}/" || true)
+  [ "$body" = "Hello, World!" ] || { echo "${names[$i]}: unexpected body: ${body:0:200}" >&2; exit 1; }
+  timeout 60 "${pin_client[@]}" wrk -t1 -c"$connections" -d"$warmup" "http://127.0.0.1:${ports[$i]}/" > /dev/null
 done
-for i in "${!names[@]}"; do
-  echo "RESULT scenario=wrk client=${names[$i]} unit=req/s median=${rates[$i]}" \
-    "ratio_vs_hyper=$(awk -v a="${rates[$i]}" -v b="$hyper_rate" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }')"
+
+# One measured run of server $1: appends "req/s cpu-us-per-request" to $work/results.$name.
+measure() {
+  local i=$1 name=${names[$1]} before after
+  before=$(cpu_ticks "${server_pids[$i]}")
+  timeout 120 "${pin_client[@]}" wrk -t1 -c"$connections" -d"$duration" "http://127.0.0.1:${ports[$i]}/" > "$work/wrk.out"
+  after=$(cpu_ticks "${server_pids[$i]}")
+  if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then
+    echo "  ($name: errors:)" >&2; grep "Non-2xx\|Socket errors" "$work/wrk.out" >&2
+  fi
+  awk -v ticks=$(( after - before )) -v hz="$(getconf CLK_TCK)" '
+    /requests in/ { n = $1 }
+    /^Requests\/sec:/ { rate = $2 }
+    END { printf "%s %.2f\n", rate, (n > 0 ? ticks / hz * 1e6 / n : 0) }' "$work/wrk.out" | tee -a "$work/results.$name"
+}
+
+for round in $(seq "$rounds"); do
+  for i in "${!names[@]}"; do
+    printf 'round %s %-17s %s\n' "$round" "${names[$i]}" "$(measure "$i")" >&2
+  done
+done
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+declare -A rate cpu
+for name in "${names[@]}"; do
+  rate[$name]=$(awk '{ print $1 }' "$work/results.$name" | median)
+  cpu[$name]=$(awk '{ print $2 }' "$work/results.$name" | median)
+done
+
+echo
+echo "wrk -t1 -c$connections -d$duration x $rounds rounds (medians), server on CPU 1, wrk on CPU 0;"
+echo "cpu = the server's user+system time per request"
+printf '%-17s %12s %9s %12s %9s\n' server "req/s" "vs hyper" "cpu us/req" "vs hyper"
+for name in "${names[@]}"; do
+  printf '%-17s %12.0f %8sx %12s %8sx\n' "$name" "${rate[$name]}" "$(ratio "${rate[$name]}" "${rate[hyper]}")" \
+    "${cpu[$name]}" "$(ratio "${cpu[$name]}" "${cpu[hyper]}")"
+done
+for name in "${names[@]}"; do
+  echo "RESULT scenario=wrk client=$name unit=req/s median=${rate[$name]} ratio_vs_hyper=$(ratio "${rate[$name]}" "${rate[hyper]}")" \
+    "cpu_us_per_req=${cpu[$name]} cpu_ratio_vs_hyper=$(ratio "${cpu[$name]}" "${cpu[hyper]}") rounds=$rounds"
 done

@@ -292,11 +292,16 @@ fn socket_linger_zero(tcp: &tokio::net::TcpStream) -> io::Result<()> {
     tcp.set_linger(Some(Duration::ZERO))
 }
 
-/// Runs one I/O step under the activity timeout, turning expiry into `TimedOut`.
+/// Runs one I/O step under the activity timeout, turning expiry into `TimedOut`. A step
+/// that is ready at once (most writes, reads of buffered bytes) never starts a timer.
 pub(crate) async fn with_timeout<T>(
     limit: Duration,
     step: impl Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
+    let mut step = std::pin::pin!(step);
+    if let Poll::Ready(outcome) = poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await {
+        return outcome;
+    }
     match tokio::time::timeout(limit, step).await {
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(limit)),

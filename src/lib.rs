@@ -72,9 +72,9 @@ pub mod ws;
 pub use client::{
     default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
     ConnectFuture, ConnectionEvent, Connector, Download, DownloadFailed, Downloaded, EventKind, HostStats,
-    PoolStats, Progress, Proxy, ProxyScheme, ProxyServer, RequestBuilder, RequestGuard, Response, Target,
-    DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT,
-    DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    IntoUrl, PoolStats, Progress, Proxy, ProxyScheme, ProxyServer, RequestBuilder, RequestGuard, Response,
+    Target, UrlArg, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE,
+    DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 #[cfg(feature = "cookies")]
 pub use client::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
@@ -86,6 +86,7 @@ pub use bytes::Bytes;
 pub use http::{HeaderMap, Method, StatusCode, Version};
 #[cfg(feature = "tls")]
 pub use rustls;
+pub use url::Url;
 
 /// The README's Rust examples, compiled and run as doc tests so the README cannot rot.
 #[cfg(all(doctest, feature = "server", feature = "ws"))]
@@ -99,7 +100,7 @@ pub struct ReadmeDoctests;
 /// let res = courier::request(courier::Method::DELETE, "http://127.0.0.1:8080/item/7").send().await;
 /// # }
 /// ```
-pub fn request(method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder<'static> {
+pub fn request(method: impl AsRef<str>, url: impl IntoUrl) -> RequestBuilder<'static> {
     default_client().request(method, url)
 }
 
@@ -110,16 +111,16 @@ pub fn active() -> usize {
 }
 
 /// A GET request on the [default client](default_client).
-pub fn get(url: impl AsRef<str>) -> RequestBuilder<'static> {
+pub fn get(url: impl IntoUrl) -> RequestBuilder<'static> {
     default_client().get(url)
 }
 
 /// A HEAD request on the [default client](default_client).
-pub fn head(url: impl AsRef<str>) -> RequestBuilder<'static> {
+pub fn head(url: impl IntoUrl) -> RequestBuilder<'static> {
     default_client().head(url)
 }
 
 /// A POST request with `body` on the [default client](default_client).
-pub fn post(url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder<'static> {
+pub fn post(url: impl IntoUrl, body: impl Into<Bytes>) -> RequestBuilder<'static> {
     default_client().post(url, body)
 }

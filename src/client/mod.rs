@@ -24,7 +24,7 @@ pub use events::{ConnectionEvent, EventKind};
 pub(crate) use pool::TlsTag;
 pub use pool::{HostStats, PoolStats};
 pub use proxy::{default_proxy, set_proxy, Proxy, ProxyScheme, ProxyServer};
-pub use request::{Progress, RequestBuilder, RequestGuard};
+pub use request::{IntoUrl, Progress, RequestBuilder, RequestGuard, UrlArg};
 pub use response::{BodyHandle, Response};
 
 use crate::error::{Error, ErrorKind};
@@ -146,22 +146,22 @@ impl Client {
     }
 
     /// A request with any method (`Method::PATCH` or `"PATCH"`).
-    pub fn request(&self, method: impl AsRef<str>, url: impl AsRef<str>) -> RequestBuilder<'static> {
-        RequestBuilder::new(self.clone(), method.as_ref(), url.as_ref())
+    pub fn request(&self, method: impl AsRef<str>, url: impl IntoUrl) -> RequestBuilder<'static> {
+        RequestBuilder::new(self.clone(), method.as_ref(), url.into_url_arg())
     }
 
     /// A GET request.
-    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder<'static> {
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
         self.request("GET", url)
     }
 
     /// A HEAD request.
-    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder<'static> {
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
         self.request("HEAD", url)
     }
 
     /// A POST request with `body`.
-    pub fn post(&self, url: impl AsRef<str>, body: impl Into<Bytes>) -> RequestBuilder<'static> {
+    pub fn post(&self, url: impl IntoUrl, body: impl Into<Bytes>) -> RequestBuilder<'static> {
         self.request("POST", url).body(body)
     }
 }

@@ -109,21 +109,39 @@ struct Shared {
     state: Mutex<State>,
 }
 
+/// Pool keys are hashed twice per request: a fast seeded hasher, not SipHash.
+type Hosts = HashMap<PoolKey, Host, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct State {
-    hosts: HashMap<PoolKey, Host>,
+    hosts: Hosts,
     /// Source of connection and waiter ids.
     next_id: u64,
     /// The reaper task watching the idle connections, if one was started. It can end
     /// without telling us (its runtime shut down), so liveness is `!is_finished()`.
     reaper: Option<tokio::task::JoinHandle<()>>,
-    /// Wakes the running reaper, so it starts watching a connection that just went idle
-    /// (it only watches the connections it polled in its last sweep).
+    /// The running reaper's waker: a connection that goes idle registers its readiness
+    /// with it, so the reaper hears of a peer closing it without being woken now.
     reaper_waker: Option<Waker>,
+    /// When the reaper sweeps next (`None`: it has no timer, so a new idle connection must
+    /// wake it). Deadlines only move later, so a reaper with one will see a connection that
+    /// went idle since in time.
+    reaper_deadline: Option<Instant>,
 }
 
-#[derive(Default)]
+/// The entry for `key`, made on first use (the key is cloned only then).
+fn host_entry<'a>(hosts: &'a mut Hosts, key: &PoolKey) -> &'a mut Host {
+    if !hosts.contains_key(key) {
+        let host =
+            Host { key: Arc::new(key.clone()), slots: 0, idle: VecDeque::new(), waiters: VecDeque::new() };
+        hosts.insert(key.clone(), host);
+    }
+    hosts.get_mut(key).expect("inserted above")
+}
+
 struct Host {
+    /// The key, shared with the leases of this host (cheaper than a clone per request).
+    key: Arc<PoolKey>,
     /// Slots in use: open connections (idle or not) plus ones being opened.
     slots: usize,
     /// Idle connections, oldest first. Never non-empty while `waiters` is: a connection
@@ -152,7 +170,7 @@ struct Waiter {
 /// [`check_in`](Self::check_in) instead returns the connection for the next request.
 pub(crate) struct Lease {
     shared: Arc<Shared>,
-    key: PoolKey,
+    key: Arc<PoolKey>,
     /// A cached connection handed over with the slot, until the request takes it.
     cached: Option<(Connection, u64)>,
     /// The id of the connection the request is using, for events.
@@ -238,7 +256,7 @@ impl Shared {
         let outcome = {
             let mut state = self.lock();
             let State { hosts, next_id, .. } = &mut *state;
-            let host = hosts.entry(key.clone()).or_default();
+            let host = host_entry(hosts, key);
             let mut reused = None;
             if reuse {
                 // Newest first: the connection least likely to have been closed meanwhile.
@@ -254,16 +272,16 @@ impl Shared {
                 }
             }
             if let Some(connection) = reused {
-                Ok(Lease::new(self, key, Some(connection)))
+                Ok(Lease::new(self, &host.key, Some(connection)))
             } else if host.slots < self.max_per_host {
                 host.slots += 1;
-                Ok(Lease::new(self, key, None))
+                Ok(Lease::new(self, &host.key, None))
             } else if let Some(oldest) = host.idle.pop_front() {
                 // A request that may not reuse must not wait behind idle connections: it
                 // takes the slot of the oldest one, which closes.
                 events.push((EventKind::Close("slot needed for a new connection"), oldest.id));
                 closed.push(oldest.connection);
-                Ok(Lease::new(self, key, None))
+                Ok(Lease::new(self, &host.key, None))
             } else {
                 *next_id += 1;
                 let (grant, granted) = oneshot::channel();
@@ -287,7 +305,8 @@ impl Shared {
         let mut wake_reaper = None;
         {
             let mut state = self.lock();
-            let host = state.hosts.entry(key.clone()).or_default();
+            let State { hosts, reaper, reaper_waker, reaper_deadline, .. } = &mut *state;
+            let host = host_entry(hosts, key);
             let mut handed_over = false;
             while let Some(waiter) = host.waiters.pop_front() {
                 if !waiter.reuse {
@@ -297,7 +316,7 @@ impl Shared {
                         closed_ids.push(id);
                     }
                 }
-                let lease = Lease::new(self, key, connection.take());
+                let lease = Lease::new(self, &host.key, connection.take());
                 match waiter.grant.send(lease) {
                     Ok(()) => {
                         handed_over = true;
@@ -313,17 +332,25 @@ impl Shared {
             let mut start_reaper = false;
             if !handed_over {
                 match connection {
-                    Some((connection, id)) => {
+                    Some((mut connection, id)) => {
+                        start_reaper = reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
+                        // The running reaper watches this socket from now on (a peer close
+                        // wakes it); it only needs waking itself if it has no timer to
+                        // come back by, or the socket is already closed.
+                        if let (false, Some(waker)) = (start_reaper, reaper_waker.as_ref()) {
+                            let alive = connection.poll_idle(&mut Context::from_waker(waker));
+                            if !alive || reaper_deadline.is_none() {
+                                wake_reaper = reaper_waker.take();
+                            }
+                        }
                         host.idle.push_back(Idle { connection, id, since: Instant::now() });
                         idle_id = Some(id);
-                        start_reaper = state.reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
-                        wake_reaper = state.reaper_waker.take().filter(|_| !start_reaper);
                     }
                     None => {
                         // Never below zero: a lease always holds a counted slot.
                         host.slots = host.slots.saturating_sub(1);
                         if host.slots == 0 && host.waiters.is_empty() {
-                            state.hosts.remove(key);
+                            hosts.remove(key);
                         }
                     }
                 }
@@ -331,7 +358,7 @@ impl Shared {
             if start_reaper {
                 // Outside a tokio runtime there is no reaper; idle connections then expire
                 // when the next request looks at them.
-                state.reaper = tokio::runtime::Handle::try_current()
+                *reaper = tokio::runtime::Handle::try_current()
                     .ok()
                     .map(|runtime| runtime.spawn(reap(Arc::downgrade(self))));
             }
@@ -378,12 +405,14 @@ impl Shared {
                 host.idle = kept;
             }
             state.hosts.retain(|_, host| host.slots > 0 || !host.waiters.is_empty());
-            if next_expiry.is_none() {
-                state.reaper = None;
-                state.reaper_waker = None;
-            } else {
-                state.reaper_waker = Some(cx.waker().clone());
-            }
+            // With nothing idle the reaper still comes back after one idle timeout rather
+            // than ending: a check-in then never has to spawn or wake it (it registers the
+            // socket with the reaper's waker), and a connection that went idle meanwhile
+            // cannot expire before the reaper looks again.
+            let next = next_expiry.or_else(|| now.checked_add(self.idle_timeout));
+            state.reaper_waker = Some(cx.waker().clone());
+            state.reaper_deadline = next;
+            next_expiry = next;
         }
         // Sockets close and the observer hears of it with the lock released.
         for (key, idle, reason) in closed {
@@ -436,7 +465,7 @@ impl Drop for QueuedGuard<'_> {
 }
 
 impl Lease {
-    fn new(shared: &Arc<Shared>, key: &PoolKey, cached: Option<(Connection, u64)>) -> Self {
+    fn new(shared: &Arc<Shared>, key: &Arc<PoolKey>, cached: Option<(Connection, u64)>) -> Self {
         Self { shared: shared.clone(), key: key.clone(), cached, connection_id: None, armed: true }
     }
 

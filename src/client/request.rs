@@ -53,8 +53,9 @@ pub struct Progress {
 #[must_use = "a request does nothing until `.send().await` or `.spawn(..)`"]
 pub struct RequestBuilder<'a> {
     client: Client,
-    method: String,
-    url: String,
+    /// The method, or the text that is not one (a 599 when sent).
+    method: Result<Method, String>,
+    url: UrlArg,
     /// Caller headers in order; `None` suppresses a default header of that name.
     headers: Vec<(String, Option<Vec<u8>>)>,
     body: Bytes,
@@ -99,7 +100,7 @@ pub(crate) struct Request {
 }
 
 impl<'a> RequestBuilder<'a> {
-    pub(crate) fn new(client: Client, method: &str, url: &str) -> Self {
+    pub(crate) fn new(client: Client, method: &str, url: UrlArg) -> Self {
         let config = client.config();
         let options = Options {
             timeout: config.timeout,
@@ -124,8 +125,8 @@ impl<'a> RequestBuilder<'a> {
         };
         Self {
             client,
-            method: method.to_owned(),
-            url: url.to_owned(),
+            method: Method::from_bytes(method.as_bytes()).map_err(|_| method.to_owned()),
+            url,
             headers: Vec::new(),
             body: Bytes::new(),
             options,
@@ -312,9 +313,9 @@ impl<'a> RequestBuilder<'a> {
     /// failures come back as 595..599 responses. Dropping the future cancels the request.
     pub async fn send(self) -> Response {
         let Self { client, method, url, headers, body, options } = self;
-        match Request::validate(&method, &url, headers, body) {
+        match Request::validate(method, &url, headers, body) {
             Ok(request) => run::run(request, options, client.config()).await,
-            Err(error) => Response::from_error(normalized(url), error),
+            Err(error) => Response::from_error(url.for_display(), error),
         }
     }
 
@@ -342,7 +343,7 @@ impl RequestBuilder<'static> {
             }
             Err(_) => {
                 let error = Error::new(ErrorKind::Other, "spawn needs a running tokio runtime");
-                callback(Response::from_error(normalized(self.url), error));
+                callback(Response::from_error(self.url.for_display(), error));
                 RequestGuard { task: None }
             }
         }
@@ -380,15 +381,20 @@ impl Drop for RequestGuard {
 impl Request {
     /// Checks everything the caller gave before a byte is written: all failures are 599.
     fn validate(
-        method: &str,
-        url: &str,
+        method: Result<Method, String>,
+        url: &UrlArg,
         headers: Vec<(String, Option<Vec<u8>>)>,
         body: Bytes,
     ) -> Result<Self, Error> {
         let invalid = |what: String| Error::new(ErrorKind::InvalidRequest, what);
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| invalid(format!("invalid method {method:?}")))?;
-        let url = parse_url(url)?;
+        let method = method.map_err(|method| invalid(format!("invalid method {method:?}")))?;
+        let url = match url {
+            UrlArg::Text(text) => parse_url(text)?,
+            UrlArg::Parsed(url) => {
+                check_scheme(url)?;
+                url.clone()
+            }
+        };
         let mut checked = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -448,23 +454,84 @@ impl Request {
 
     /// Where to connect for this request.
     pub(crate) fn target(&self) -> Target {
-        let host = match self.url.host() {
-            Some(url::Host::Ipv6(address)) => address.to_string(),
-            Some(host) => host.to_string(),
-            None => String::new(),
-        };
+        // The URL's own serialization (no formatting work); IPv6 literals lose the brackets.
+        let host = self.url.host_str().unwrap_or("");
+        let host = host.strip_prefix('[').and_then(|bare| bare.strip_suffix(']')).unwrap_or(host);
         Target {
             scheme: self.url.scheme().to_owned(),
-            host,
+            host: host.to_owned(),
             port: self.url.port_or_known_default().unwrap_or(80),
         }
     }
 }
 
-/// The URL as a response reports it: normalised when it parses (as after a successful
-/// send), the caller's text when it does not (so a garbled URL is shown as given).
-fn normalized(url: String) -> String {
-    Url::parse(&url).map_or(url, String::from)
+/// A request's URL: text, parsed when the request is sent, or an already parsed [`Url`],
+/// which skips the parsing (worth it for a URL requested again and again).
+///
+/// ```no_run
+/// # async fn demo() {
+/// let url = courier::Url::parse("http://127.0.0.1:8080/health").unwrap();
+/// for _ in 0..3 {
+///     let res = courier::get(&url).send().await; // no parsing per request
+///     println!("{}", res.status());
+/// }
+/// let res = courier::get("http://127.0.0.1:8080/").send().await; // text works too
+/// # }
+/// ```
+pub trait IntoUrl {
+    #[doc(hidden)]
+    fn into_url_arg(self) -> UrlArg;
+}
+
+/// What an [`IntoUrl`] turns into (not used directly).
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum UrlArg {
+    /// Text to parse.
+    Text(String),
+    /// Parsed already.
+    Parsed(Url),
+}
+
+impl UrlArg {
+    /// The URL as a response reports it: normalised when it parses (as after a successful
+    /// send), the caller's text when it does not (so a garbled URL is shown as given).
+    fn for_display(self) -> String {
+        match self {
+            Self::Text(text) => Url::parse(&text).map_or(text, String::from),
+            Self::Parsed(url) => url.into(),
+        }
+    }
+}
+
+impl IntoUrl for &str {
+    fn into_url_arg(self) -> UrlArg {
+        UrlArg::Text(self.to_owned())
+    }
+}
+
+impl IntoUrl for String {
+    fn into_url_arg(self) -> UrlArg {
+        UrlArg::Text(self)
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_url_arg(self) -> UrlArg {
+        UrlArg::Text(self.clone())
+    }
+}
+
+impl IntoUrl for Url {
+    fn into_url_arg(self) -> UrlArg {
+        UrlArg::Parsed(self)
+    }
+}
+
+impl IntoUrl for &Url {
+    fn into_url_arg(self) -> UrlArg {
+        UrlArg::Parsed(self.clone())
+    }
 }
 
 /// Parses an absolute http URL; anything else is a 599 with a reason that says why.

@@ -102,14 +102,11 @@ pub(crate) fn write(
     h1::write_request_head(dst, &request.method, target, fields);
 }
 
-/// `host[:port]`, the port only when it is not the scheme's default.
+/// `host[:port]`, the port only when it is not the scheme's default: exactly the URL's
+/// own serialization of that part (no userinfo), so nothing needs formatting.
 fn host_value(url: &Url) -> Option<HeaderValue> {
-    let host = url.host_str()?;
-    let value = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    HeaderValue::from_str(&value).ok()
+    url.host_str()?;
+    HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort]).ok()
 }
 
 /// The previous URL without credentials or fragment, and never from https to http

@@ -51,14 +51,16 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
     let first_proxy = options.proxy.server_for(&request.target()).cloned();
     loop {
         let follow_redirects = hops.len() < options.recurse as usize;
-        let (hop, location) = match exchange(
+        // Boxed: the hop's state machine is kilobytes, and whoever polls `send()` would
+        // otherwise move all of it around.
+        let (hop, location) = match Box::pin(exchange(
             &request,
             referer.as_ref(),
             &mut options,
             config,
             follow_redirects,
             first_proxy.as_ref(),
-        )
+        ))
         .await
         {
             Hop::Final(response) => return with_redirect_chain(response, hops),
