@@ -42,7 +42,7 @@ if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 1) pin_client=(taskset -c 0
 server_pid=$!
 port=
 for _ in $(seq 100); do
-  port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$work/server.out")
+  port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$work/server.out" 2>/dev/null)
   [ -n "$port" ] && break
   sleep 0.05
 done

@@ -54,7 +54,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() {
   local port=
   for _ in $(seq 200); do
-    port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$1")
+    port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$1" 2>/dev/null)
     [ -n "$port" ] && { echo "$port"; return 0; }
     sleep 0.05
   done

@@ -36,7 +36,9 @@ pub(crate) struct Route<'a> {
     pub(crate) referer: Option<&'a Url>,
 }
 
-/// Appends the request line and header fields for `request` to `dst`.
+/// Appends the request line and header fields for `request` to `dst`: Host first (as
+/// RFC 9112 §3.2 recommends), then the caller's fields, then the other defaults. Written
+/// straight into `dst`: this runs for every request.
 pub(crate) fn write(
     request: &Request,
     user_agent: &HeaderValue,
@@ -44,49 +46,6 @@ pub(crate) fn write(
     route: &Route<'_>,
     dst: &mut Vec<u8>,
 ) {
-    let mut defaults: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(6);
-    let mut add_default = |name: HeaderName, value: Option<HeaderValue>| {
-        if let (None, Some(value)) = (request.caller_header(&name), value) {
-            defaults.push((name, value));
-        }
-    };
-    // Host goes first, as RFC 9112 §3.2 recommends.
-    add_default(header::HOST, host_value(&request.url));
-    add_default(header::USER_AGENT, Some(user_agent.clone()));
-    // We decode chunked trailers, so say so; TE is hop-by-hop and must be named in Connection.
-    add_default(header::TE, Some(HeaderValue::from_static("trailers")));
-    let sends_te = !matches!(request.caller_header(&header::TE), Some(None));
-    let connection = match (sends_te, persistence) {
-        (true, Persistence::Close) => Some("TE, close"),
-        (true, Persistence::Persistent) => Some("TE"),
-        (true, Persistence::KeepAlive) => Some("TE, keep-alive"),
-        (false, Persistence::Close) => Some("close"),
-        (false, Persistence::Persistent) => None,
-        (false, Persistence::KeepAlive) => Some("keep-alive"),
-    };
-    add_default(header::CONNECTION, connection.map(HeaderValue::from_static));
-    add_default(header::REFERER, route.referer.and_then(|from| referer_value(from, &request.url)));
-    match route.streamed_body {
-        None => add_default(header::CONTENT_LENGTH, content_length(request)),
-        Some(Some(length)) => add_default(header::CONTENT_LENGTH, Some(HeaderValue::from(length))),
-        Some(None) => add_default(header::TRANSFER_ENCODING, Some(HeaderValue::from_static("chunked"))),
-    }
-    add_default(header::COOKIE, route.cookie.cloned());
-    if route.absolute_form {
-        if let Some(credentials) = route.proxy_authorization {
-            defaults.push((header::PROXY_AUTHORIZATION, credentials.clone()));
-        }
-    }
-
-    let (host, rest) =
-        defaults.split_at(usize::from(defaults.first().is_some_and(|(name, _)| name == header::HOST)));
-    // Proxy-Authorization never goes to the origin; for a proxy it was added above.
-    let caller = request
-        .headers
-        .iter()
-        .filter(|(name, _)| name != header::PROXY_AUTHORIZATION)
-        .filter_map(|(name, value)| value.as_ref().map(|value| (name, value)));
-    let fields = host.iter().map(|(n, v)| (n, v)).chain(caller).chain(rest.iter().map(|(n, v)| (n, v)));
     // The absolute form names the origin for the proxy, never the URL's credentials
     // (RFC 9110 §4.2.4); the origin form is just path and query.
     let absolute;
@@ -99,14 +58,76 @@ pub(crate) fn write(
     } else {
         &request.url[Position::BeforePath..Position::AfterQuery]
     };
-    h1::write_request_head(dst, &request.method, target, fields);
+    h1::write_request_line(dst, &request.method, target);
+    let defaulted = |name: &HeaderName| request.caller_header(name).is_none();
+    if defaulted(&header::HOST) {
+        if let Some(host) = host_value(&request.url) {
+            h1::write_field(dst, &header::HOST, host.as_bytes());
+        }
+    }
+    // Proxy-Authorization never goes to the origin; for a proxy it is added below.
+    for (name, value) in &request.headers {
+        if let (Some(value), false) = (value, name == header::PROXY_AUTHORIZATION) {
+            h1::write_field(dst, name, value.as_bytes());
+        }
+    }
+    let mut add_default = |name: HeaderName, value: Option<&[u8]>| {
+        if let (true, Some(value)) = (defaulted(&name), value) {
+            h1::write_field(dst, &name, value);
+        }
+    };
+    add_default(header::USER_AGENT, Some(user_agent.as_bytes()));
+    // We decode chunked trailers, so say so; TE is hop-by-hop and must be named in Connection.
+    add_default(header::TE, Some(b"trailers"));
+    let sends_te = !matches!(request.caller_header(&header::TE), Some(None));
+    let connection: Option<&[u8]> = match (sends_te, persistence) {
+        (true, Persistence::Close) => Some(b"TE, close"),
+        (true, Persistence::Persistent) => Some(b"TE"),
+        (true, Persistence::KeepAlive) => Some(b"TE, keep-alive"),
+        (false, Persistence::Close) => Some(b"close"),
+        (false, Persistence::Persistent) => None,
+        (false, Persistence::KeepAlive) => Some(b"keep-alive"),
+    };
+    add_default(header::CONNECTION, connection);
+    let referer = route.referer.and_then(|from| referer_value(from, &request.url));
+    add_default(header::REFERER, referer.as_ref().map(HeaderValue::as_bytes));
+    let mut length = [0u8; 20];
+    match route.streamed_body {
+        None => add_default(
+            header::CONTENT_LENGTH,
+            content_length(request).map(|n| format_length(&mut length, n)),
+        ),
+        Some(Some(n)) => add_default(header::CONTENT_LENGTH, Some(format_length(&mut length, n))),
+        Some(None) => add_default(header::TRANSFER_ENCODING, Some(b"chunked")),
+    }
+    add_default(header::COOKIE, route.cookie.map(HeaderValue::as_bytes));
+    if route.absolute_form {
+        if let Some(credentials) = route.proxy_authorization {
+            h1::write_field(dst, &header::PROXY_AUTHORIZATION, credentials.as_bytes());
+        }
+    }
+    h1::end_head(dst);
+}
+
+/// `n` in decimal, written into `buffer` (20 bytes hold any u64; no allocation).
+fn format_length(buffer: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[start..];
+        }
+    }
 }
 
 /// `host[:port]`, the port only when it is not the scheme's default: exactly the URL's
-/// own serialization of that part (no userinfo), so nothing needs formatting.
-fn host_value(url: &Url) -> Option<HeaderValue> {
+/// own serialization of that part (no userinfo, and no CR, LF or NUL), so nothing needs
+/// formatting or checking.
+fn host_value(url: &Url) -> Option<&str> {
     url.host_str()?;
-    HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort]).ok()
+    Some(&url[Position::BeforeHost..Position::AfterPort])
 }
 
 /// The previous URL without credentials or fragment, and never from https to http
@@ -124,7 +145,20 @@ fn referer_value(from: &Url, to: &Url) -> Option<HeaderValue> {
 }
 
 /// Content-Length for a body, or `0` for methods whose semantics anticipate one.
-fn content_length(request: &Request) -> Option<HeaderValue> {
+fn content_length(request: &Request) -> Option<u64> {
     let expects_body = matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
-    (expects_body || !request.body.is_empty()).then(|| HeaderValue::from(request.body.len()))
+    (expects_body || !request.body.is_empty()).then_some(request.body.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_length;
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        for n in [0, 7, 10, 13, 1_000, 65_536, u64::MAX] {
+            let mut buffer = [0u8; 20];
+            assert_eq!(format_length(&mut buffer, n), n.to_string().as_bytes());
+        }
+    }
 }

@@ -15,12 +15,33 @@ pub fn write_request_head<'a>(
     target: &str,
     headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
 ) {
+    write_request_line(dst, method, target);
+    write_fields(dst, headers);
+}
+
+/// Appends `METHOD target HTTP/1.1` and its line end: the start of a request head whose
+/// fields the caller writes with [`write_field`], then [`end_head`].
+pub fn write_request_line(dst: &mut Vec<u8>, method: &Method, target: &str) {
     debug_assert!(!target.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()));
     dst.extend_from_slice(method.as_str().as_bytes());
     dst.push(b' ');
     dst.extend_from_slice(target.as_bytes());
     dst.extend_from_slice(b" HTTP/1.1\r\n");
-    write_fields(dst, headers);
+}
+
+/// Appends one `name: value` field. `value` must be a valid field value: the bytes of a
+/// `HeaderValue`, or text that comes from a parsed URL (which cannot hold CR, LF or NUL).
+pub fn write_field(dst: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
+    debug_assert!(!value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0));
+    dst.extend_from_slice(name.as_str().as_bytes());
+    dst.extend_from_slice(b": ");
+    dst.extend_from_slice(value);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends the blank line that ends a head.
+pub fn end_head(dst: &mut Vec<u8>) {
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Appends `HTTP/1.x status reason`, the header fields and the blank line to `dst`.
@@ -50,12 +71,9 @@ pub fn write_response_head<'a>(
 
 fn write_fields<'a>(dst: &mut Vec<u8>, headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>) {
     for (name, value) in headers {
-        dst.extend_from_slice(name.as_str().as_bytes());
-        dst.extend_from_slice(b": ");
-        dst.extend_from_slice(value.as_bytes());
-        dst.extend_from_slice(b"\r\n");
+        write_field(dst, name, value.as_bytes());
     }
-    dst.extend_from_slice(b"\r\n");
+    end_head(dst);
 }
 
 #[cfg(test)]

@@ -195,7 +195,8 @@ impl RawDownloader {
                     .lines()
                     .find_map(|l| {
                         let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<u64>().ok())?
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<u64>().ok())?
                     })
                     .ok_or("raw: no content-length")?;
                 break (end + 4, length);

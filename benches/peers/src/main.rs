@@ -47,11 +47,18 @@ fn main() {
             if !(1..=250).contains(&hosts) {
                 return Err("--hosts 1..=250".into());
             }
-            server::run_raw_process(args.num("port", 0)?, hosts, args.seconds("max-seconds", DEFAULT_MAX_SECONDS)?);
+            server::run_raw_process(
+                args.num("port", 0)?,
+                hosts,
+                args.seconds("max-seconds", DEFAULT_MAX_SECONDS)?,
+            );
             Ok(())
         }
         "hyper-server" => {
-            server::run_hyper_process(args.num("port", 0)?, args.seconds("max-seconds", DEFAULT_MAX_SECONDS)?);
+            server::run_hyper_process(
+                args.num("port", 0)?,
+                args.seconds("max-seconds", DEFAULT_MAX_SECONDS)?,
+            );
             Ok(())
         }
         "courier-server" => {

@@ -120,14 +120,22 @@ pub fn compare(args: &Args) -> Result<(), String> {
     }
 }
 
-async fn request_scenario(server: &RawServer, scenario: &Scenario, rounds: usize, n: usize) -> Result<(), String> {
+async fn request_scenario(
+    server: &RawServer,
+    scenario: &Scenario,
+    rounds: usize,
+    n: usize,
+) -> Result<(), String> {
     let url: Arc<str> = format!("http://127.0.0.1:{}/", server.port).into();
     let peers: Vec<(Kind, Peer)> = Kind::ALL.iter().map(|&k| (k, Peer::new(k, PER_HOST))).collect();
-    let mut rows: Vec<Row> = Kind::ALL.iter().map(|k| Row { client: k.name(), values: vec![], cpu: vec![], conns: 0 }).collect();
+    let mut rows: Vec<Row> =
+        Kind::ALL.iter().map(|k| Row { client: k.name(), values: vec![], cpu: vec![], conns: 0 }).collect();
     let warmup = (n / 10).max(scenario_tasks(scenario.load) * 4);
     for (i, (kind, peer)) in peers.iter().enumerate() {
         let before = server.accepted();
-        timed(run_load(peer, *kind, &url, warmup, scenario.load)).await.map_err(|e| format!("warm-up: {e}"))?;
+        timed(run_load(peer, *kind, &url, warmup, scenario.load))
+            .await
+            .map_err(|e| format!("warm-up: {e}"))?;
         rows[i].conns += server.accepted() - before;
     }
     for _round in 0..rounds {
@@ -168,7 +176,8 @@ async fn run_load(peer: &Peer, kind: Kind, url: &Arc<str>, n: usize, load: Load)
             Ok(())
         }
         Load::Parallel { tasks, gate } => {
-            let gate = gate.filter(|_| kind != Kind::Courier).map(|permits| Arc::new(Semaphore::new(permits)));
+            let gate =
+                gate.filter(|_| kind != Kind::Courier).map(|permits| Arc::new(Semaphore::new(permits)));
             let mut set = tokio::task::JoinSet::new();
             for t in 0..tasks {
                 let share = n / tasks + usize::from(t < n % tasks);
@@ -241,7 +250,14 @@ async fn download_scenario(server: &RawServer, rounds: usize, size: u64) -> Resu
         size >> 20,
         RAW_READ_SIZE >> 10
     );
-    report("download", &title, "MB/s", "cpu_ms_per_GB", &rows, &[("hyper", "ratio_vs_hyper"), ("raw", "ratio_vs_raw")]);
+    report(
+        "download",
+        &title,
+        "MB/s",
+        "cpu_ms_per_GB",
+        &rows,
+        &[("hyper", "ratio_vs_hyper"), ("raw", "ratio_vs_raw")],
+    );
     Ok(())
 }
 
@@ -249,7 +265,8 @@ async fn download_scenario(server: &RawServer, rounds: usize, size: u64) -> Resu
 fn rss_scenario(server: &RawServer, rounds: usize, requests: usize, hosts: usize) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let clients = ["none", "courier", "reqwest", "hyper"];
-    let mut rows: Vec<Row> = clients.iter().map(|&client| Row { client, values: vec![], cpu: vec![], conns: 0 }).collect();
+    let mut rows: Vec<Row> =
+        clients.iter().map(|&client| Row { client, values: vec![], cpu: vec![], conns: 0 }).collect();
     let mut bases: Vec<Vec<f64>> = vec![vec![]; clients.len()];
     for _round in 0..rounds {
         for (i, client) in clients.iter().enumerate() {
@@ -265,7 +282,9 @@ fn rss_scenario(server: &RawServer, rounds: usize, requests: usize, hosts: usize
                 return Err(format!("child for {client} failed ({}): {stdout}", output.status));
             }
             let field = |name: &str| -> Option<f64> {
-                stdout.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+                stdout
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
             };
             let (Some(hwm), Some(base)) = (field("hwm_kb"), field("base_kb")) else {
                 return Err(format!("child for {client} printed no figures: {stdout}"));

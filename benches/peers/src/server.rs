@@ -239,7 +239,8 @@ pub fn run_hyper_process(port: u16, max_time: Duration) {
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
                     let service = service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
-                        let mut res = hyper::Response::new(Full::new(bytes::Bytes::from_static(b"Hello, World!")));
+                        let mut res =
+                            hyper::Response::new(Full::new(bytes::Bytes::from_static(b"Hello, World!")));
                         res.headers_mut().insert(
                             hyper::header::CONTENT_TYPE,
                             hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -83,7 +83,9 @@ impl Args {
         let mut flags = Vec::new();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
-            let Some(key) = arg.strip_prefix("--") else { return Err(format!("unexpected argument {arg:?}")) };
+            let Some(key) = arg.strip_prefix("--") else {
+                return Err(format!("unexpected argument {arg:?}"));
+            };
             if flag_names.contains(&key) {
                 flags.push(key.to_owned());
             } else {
