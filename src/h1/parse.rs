@@ -4,15 +4,19 @@ use super::limits::{MAX_HEADERS, MAX_HEAD_SIZE};
 use super::{ProtocolError, RequestHead, ResponseHead};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Version};
+use std::mem::MaybeUninit;
 
 /// Parses a response head from the start of `buf`.
 ///
 /// Returns the head and the number of bytes it took, or `Ok(None)` when `buf` holds only
 /// part of a head (read more and call again with the whole buffer).
 pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let outcome = complete_within_limit(parsed.parse(buf), buf.len()).map_err(|error| {
+    // Uninitialised slots: filling 100 empty headers first would cost more than parsing.
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let outcome = config.parse_response_with_uninit_headers(&mut parsed, buf, &mut slots);
+    let outcome = complete_within_limit(outcome, buf.len()).map_err(|error| {
         // A TLS record (handshake 0x16 or alert 0x15, version 3.x) where a status line
         // should be: say so rather than "unsupported HTTP version".
         match (error, buf) {
@@ -41,9 +45,10 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, 
 
 /// Parses a request head from the start of `buf`; same contract as [`parse_response_head`].
 pub fn parse_request_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut slots);
-    let Some(len) = complete_within_limit(parsed.parse(buf), buf.len())? else {
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    let outcome = parsed.parse_with_uninit_headers(buf, &mut slots);
+    let Some(len) = complete_within_limit(outcome, buf.len())? else {
         return Ok(None);
     };
     let version = version_of(parsed.version)?;
