@@ -48,13 +48,15 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
     let mut referer: Option<Url> = None;
     // A caller's Proxy-Authorization is for the proxy the request starts through; a hop
     // through another proxy (per-scheme rules) must not get it.
-    let first_proxy = options.proxy.server_for(&request.target()).cloned();
+    let mut target = request.target();
+    let first_proxy = options.proxy.server_for(&target).cloned();
     loop {
         let follow_redirects = hops.len() < options.recurse as usize;
         // Boxed: the hop's state machine is kilobytes, and whoever polls `send()` would
         // otherwise move all of it around.
         let (hop, location) = match Box::pin(exchange(
             &request,
+            target,
             referer.as_ref(),
             &mut options,
             config,
@@ -69,7 +71,10 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
         let next = redirect::next_request(&request, hop.status(), &location);
         hops.push(hop);
         match next {
-            Ok(next) => referer = Some(std::mem::replace(&mut request, next).url),
+            Ok(next) => {
+                target = next.target();
+                referer = Some(std::mem::replace(&mut request, next).url);
+            }
             Err((url, error)) => return with_redirect_chain(Response::from_error(url, error), hops),
         }
     }
@@ -86,6 +91,7 @@ fn with_redirect_chain(mut response: Response, mut hops: Vec<Response>) -> Respo
 /// redirect; the connection goes back to the pool only after a clean, complete response.
 async fn exchange(
     request: &Request,
+    target: connect::Target,
     referer: Option<&Url>,
     options: &mut Options<'_>,
     config: &Config,
@@ -94,7 +100,6 @@ async fn exchange(
 ) -> Hop {
     let url = request.url.as_str();
     let persistent = options.persistent.unwrap_or_else(|| request.is_idempotent());
-    let target = request.target();
     let via = options.proxy.server_for(&target).cloned();
     let keepalive = options.keepalive.unwrap_or(via.is_none());
     let persistence = match (persistent, keepalive) {
@@ -102,12 +107,17 @@ async fn exchange(
         (true, false) => Persistence::Persistent,
         (true, true) => Persistence::KeepAlive,
     };
+    let tls = tls_tag(&target, options);
+    let absolute_form =
+        via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http) && target.scheme == "http";
+    // The key takes the target's strings; a new connection rebuilds the target from it.
+    let connect::Target { scheme, host, port } = target;
     let key = PoolKey {
-        scheme: target.scheme.clone(),
-        host: target.host.clone(),
-        port: target.port,
+        scheme,
+        host,
+        port,
         session: options.session_id.clone(),
-        tls: tls_tag(&target, options),
+        tls,
         proxy: via.clone(),
         runtime: super::pool::runtime_scope(),
     };
@@ -131,8 +141,7 @@ async fn exchange(
         }
     }
     let route = Route {
-        absolute_form: via.as_ref().is_some_and(|proxy| proxy.scheme() == ProxyScheme::Http)
-            && target.scheme == "http",
+        absolute_form,
         proxy_authorization: proxy_authorization.as_ref(),
         cookie: cookie.as_ref(),
         streamed_body: upload.as_ref().map(|upload| upload.length),
@@ -170,6 +179,8 @@ async fn exchange(
                     #[cfg(feature = "tls")]
                     tls: &options.tls,
                 };
+                let target =
+                    connect::Target { scheme: key.scheme.clone(), host: key.host.clone(), port: key.port };
                 match connect::connect(&target, &plan).await {
                     Ok(io) => {
                         lease.opened();
