@@ -48,6 +48,32 @@ pub fn format_date(time: SystemTime) -> String {
     )
 }
 
+/// The current time as a Date header value, formatted at most once a second per thread:
+/// the bundled server stamps every reply with it.
+#[cfg(feature = "server")]
+pub(crate) fn now_header_value() -> http::HeaderValue {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<Option<(i64, http::HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let now = SystemTime::now();
+    let second = unix_seconds(now);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((cached, value)) = cache.as_ref() {
+            if *cached == second {
+                return value.clone();
+            }
+        }
+        // Shared bytes: each reply's clone is a reference count, not a copy.
+        let text = bytes::Bytes::from(format_date(now));
+        let value = http::HeaderValue::from_maybe_shared(text)
+            .unwrap_or_else(|_| http::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+        *cache = Some((second, value.clone()));
+        value
+    })
+}
+
 /// Parses an HTTP or cookie date, returning `None` if `text` is not one.
 ///
 /// Accepts the three HTTP forms (IMF-fixdate, RFC 850 and asctime) and the

@@ -292,20 +292,29 @@ fn socket_linger_zero(tcp: &tokio::net::TcpStream) -> io::Result<()> {
     tcp.set_linger(Some(Duration::ZERO))
 }
 
-/// Runs one I/O step under the activity timeout, turning expiry into `TimedOut`. A step
-/// that is ready at once (most writes, reads of buffered bytes) never starts a timer.
+/// Runs one I/O step under the activity timeout, turning expiry into `TimedOut`.
 pub(crate) async fn with_timeout<T>(
     limit: Duration,
     step: impl Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    let mut step = std::pin::pin!(step);
-    if let Poll::Ready(outcome) = poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await {
-        return outcome;
-    }
-    match tokio::time::timeout(limit, step).await {
+    match within(limit, step).await {
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(limit)),
     }
+}
+
+/// `future`'s output, or `Err(Elapsed)` if it takes longer than `limit`. A future that is
+/// ready at once (most writes, reads of buffered bytes) never starts a timer: timers are
+/// the most expensive part of a short step.
+pub(crate) async fn within<F: Future>(
+    limit: Duration,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut future = std::pin::pin!(future);
+    if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+        return Ok(output);
+    }
+    tokio::time::timeout(limit, future).await
 }
 
 fn timed_out(limit: Duration) -> io::Error {

@@ -55,6 +55,14 @@ pub fn write_response_head<'a>(
     reason: &str,
     headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
 ) {
+    write_status_line(dst, version, status, reason);
+    write_fields(dst, headers);
+}
+
+/// Appends `HTTP/1.x status reason` and its line end: the start of a response head whose
+/// fields the caller writes with [`write_field`], then [`end_head`]. A reason phrase with
+/// control characters is replaced by the status's canonical one.
+pub fn write_status_line(dst: &mut Vec<u8>, version: Version, status: StatusCode, reason: &str) {
     let version = if version == Version::HTTP_10 { "HTTP/1.0 " } else { "HTTP/1.1 " };
     dst.extend_from_slice(version.as_bytes());
     dst.extend_from_slice(status.as_str().as_bytes());
@@ -66,7 +74,6 @@ pub fn write_response_head<'a>(
     };
     dst.extend_from_slice(reason.as_bytes());
     dst.extend_from_slice(b"\r\n");
-    write_fields(dst, headers);
 }
 
 fn write_fields<'a>(dst: &mut Vec<u8>, headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>) {

@@ -12,7 +12,6 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::SystemTime;
 use tokio::net::TcpStream;
 
 /// Bytes asked of the socket per read.
@@ -41,8 +40,10 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     let conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
     let wire: SharedWire = Arc::new(tokio::sync::Mutex::new(Wire { conn, body: None }));
     let mut index = 0;
+    // One subscription for the connection's life (not one per request).
+    let mut shutdown = shared.shutdown.subscribe();
     loop {
-        match serve_one(&wire, &info, &shared, index).await {
+        match serve_one(&wire, &info, &shared, index, &mut shutdown).await {
             Next::KeepAlive => index += 1,
             Next::Close => {
                 wire.lock().await.conn.shutdown().await;
@@ -89,19 +90,24 @@ async fn secure(
 }
 
 /// Reads and answers one request.
-async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared>, index: usize) -> Next {
+async fn serve_one(
+    wire: &SharedWire,
+    info: &ConnectionInfo,
+    shared: &Arc<Shared>,
+    index: usize,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Next {
     let limits = &shared.limits;
     let head = {
         let mut guard = wire.lock().await;
         // Between requests the connection may idle; the first request gets the whole
         // request timeout. Shutdown ends the wait at once.
         let idle = if index == 0 { limits.request_timeout } else { limits.idle_timeout };
-        let mut shutdown = shared.shutdown.subscribe();
-        if *shutdown.borrow() {
+        if *shutdown.borrow_and_update() {
             return Next::Close;
         }
         tokio::select! {
-            waited = tokio::time::timeout(idle, guard.conn.wait_for_data()) => {
+            waited = crate::io::within(idle, guard.conn.wait_for_data()) => {
                 if !matches!(waited, Ok(Ok(true))) {
                     return Next::Close;
                 }
@@ -110,7 +116,7 @@ async fn serve_one(wire: &SharedWire, info: &ConnectionInfo, shared: &Arc<Shared
         }
         // From its first byte, the whole head must arrive within the request timeout
         // (slowloris gets 408, on every request of a keep-alive connection).
-        match tokio::time::timeout(limits.request_timeout, guard.conn.read_request_head()).await {
+        match crate::io::within(limits.request_timeout, guard.conn.read_request_head()).await {
             Ok(Ok(head)) => head,
             Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
                 return reject(&mut guard.conn, info, shared, 431, "request head too large").await;
@@ -201,9 +207,8 @@ async fn hand_over(
     info: &ConnectionInfo,
     shared: &Arc<Shared>,
 ) -> Next {
-    let date = HeaderValue::from_str(&crate::format_date(SystemTime::now())).ok();
-    if let (false, Some(date)) = (reply.headers.contains_key(header::DATE), date) {
-        reply.headers.insert(header::DATE, date);
+    if !reply.headers.contains_key(header::DATE) {
+        reply.headers.insert(header::DATE, crate::date::now_header_value());
     }
     if !reply.headers.contains_key(header::SERVER) {
         reply.headers.insert(header::SERVER, shared.server_header.clone());
@@ -272,6 +277,17 @@ fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody
 /// A Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2), possibly empty; no userinfo.
 fn is_valid_host(value: &[u8]) -> bool {
     if value.is_empty() {
+        return true;
+    }
+    // The usual shape (a name or IPv4 address, maybe a port) needs no URI parser.
+    let (name, port) = match value.iter().position(|&b| b == b':') {
+        Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+        None => (value, None),
+    };
+    let plain_name =
+        !name.is_empty() && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let plain_port = port.is_none_or(|port| !port.is_empty() && port.iter().all(u8::is_ascii_digit));
+    if plain_name && plain_port {
         return true;
     }
     if value.contains(&b'@') {
@@ -418,11 +434,7 @@ async fn write_reply(
         // HTTP/1.0 has no chunked coding: the body ends with the connection.
         Body::Stream(_) => *keep_alive = false,
     }
-    finish_headers(&mut reply, version, *keep_alive, shared);
-    let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
-    // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
-    // request's; framing above already follows what the client understands.
-    h1::write_response_head(&mut head, Version::HTTP_11, status, reason, &reply.headers);
+    write_head(&mut head, &reply, version, *keep_alive, shared);
 
     let mut body_bytes = 0u64;
     match body {
@@ -472,39 +484,51 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Adds Date, Server, the HTTPD cache defaults, the server's global headers and
-/// Connection, unless the reply set or removed them.
-fn finish_headers(reply: &mut Reply, version: Version, keep_alive: bool, shared: &Shared) {
-    let date = HeaderValue::from_str(&crate::format_date(SystemTime::now())).ok();
-    let defaults: [(HeaderName, Option<HeaderValue>); 4] = [
-        (header::DATE, date.clone()),
-        (header::SERVER, Some(shared.server_header.clone())),
-        (header::CACHE_CONTROL, Some(HeaderValue::from_static("max-age=0"))),
-        (header::EXPIRES, date),
-    ];
-    for (name, value) in defaults {
-        // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock).
-        let removable = name != header::DATE;
-        if reply.headers.contains_key(&name) || (removable && reply.removed.contains(&name)) {
-            continue;
-        }
-        if let Some(value) = value {
-            reply.headers.insert(name, value);
+/// Writes the status line and the fields: the reply's own (its Connection aside), then
+/// Date, Server, the HTTPD cache defaults and the server's global headers unless the reply
+/// set or removed them, then Connection. Straight into `dst`: a reply's map is not
+/// touched (inserting the defaults into it cost more than the rest of the head).
+fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: bool, shared: &Shared) {
+    let status = reply.status;
+    let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
+    // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
+    // request's; the framing already follows what the client understands.
+    h1::write_status_line(dst, Version::HTTP_11, status, reason);
+    for (name, value) in &reply.headers {
+        if name != header::CONNECTION {
+            h1::write_field(dst, name, value.as_bytes());
         }
     }
+    // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
+    let wanted = |name: &HeaderName, removable: bool| {
+        !reply.headers.contains_key(name) && !(removable && reply.removed.contains(name))
+    };
+    let date = crate::date::now_header_value();
+    if wanted(&header::DATE, false) {
+        h1::write_field(dst, &header::DATE, date.as_bytes());
+    }
+    if wanted(&header::SERVER, true) {
+        h1::write_field(dst, &header::SERVER, shared.server_header.as_bytes());
+    }
+    if wanted(&header::CACHE_CONTROL, true) {
+        h1::write_field(dst, &header::CACHE_CONTROL, b"max-age=0");
+    }
+    if wanted(&header::EXPIRES, true) {
+        h1::write_field(dst, &header::EXPIRES, date.as_bytes());
+    }
     for name in shared.headers.keys() {
-        if !reply.headers.contains_key(name) && !reply.removed.contains(name) {
+        if wanted(name, true) {
             for value in shared.headers.get_all(name) {
-                reply.headers.append(name.clone(), value.clone());
+                h1::write_field(dst, name, value.as_bytes());
             }
         }
     }
-    reply.headers.remove(header::CONNECTION);
     if !keep_alive {
-        reply.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        h1::write_field(dst, &header::CONNECTION, b"close");
     } else if version == Version::HTTP_10 {
-        reply.headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h1::write_field(dst, &header::CONNECTION, b"keep-alive");
     }
+    h1::end_head(dst);
 }
 
 /// Writes a scripted fault (the test kit); the connection closes afterwards. Returns the
@@ -524,11 +548,8 @@ async fn write_fault(
         };
         let length = length.unwrap_or(body.len() as u64);
         reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        finish_headers(reply, version, false, shared);
         let mut bytes = Vec::new();
-        let reason =
-            reply.reason.clone().unwrap_or_else(|| reply.status.canonical_reason().unwrap_or("").into());
-        h1::write_response_head(&mut bytes, Version::HTTP_11, reply.status, &reason, &reply.headers);
+        write_head(&mut bytes, reply, version, false, shared);
         if *method != Method::HEAD {
             bytes.extend_from_slice(&body);
         }
