@@ -6,6 +6,10 @@
 # so start-up, connecting and the runtime's set-up cancel out. Deterministic enough to
 # compare small changes (a few tenths of a percent run to run).
 #
+# Two tables: "text URL" (each client parses the URL string on every request, the usual
+# way to call them), then "parsed URL" (`loop --parsed`: each client gets a URL parsed
+# once, a Url for courier and reqwest, a Uri for hyper).
+#
 #   scripts/bench_callgrind.sh                  # N1=2000, N2=4000, all three clients
 #   N1=1000 N2=3000 scripts/bench_callgrind.sh courier
 #   KEEP=/tmp/cg scripts/bench_callgrind.sh   # keep the callgrind.out files there, for
@@ -50,9 +54,9 @@ done
 
 # Total instructions of one run (all threads), from callgrind's output file.
 instructions() {
-  local client=$1 n=$2 out="$work/callgrind.$1.$2"
+  local client=$1 n=$2 mode=$3 out="$work/callgrind.$1.$2.$3"
   timeout 600 "${pin_client[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
-    "$peers" loop --client "$client" --n "$n" --port "$port" > "$work/loop.out" 2> "$work/valgrind.err" || {
+    "$peers" loop --client "$client" --n "$n" --port "$port" ${mode:+--$mode} > "$work/loop.out" 2> "$work/valgrind.err" || {
     echo "callgrind run failed for $client (n=$n):" >&2; cat "$work/valgrind.err" "$work/loop.out" >&2; exit 1; }
   grep -q "^LOOP client=$client" "$work/loop.out" || { echo "no LOOP line for $client" >&2; exit 1; }
   if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out" "$KEEP/"; fi
@@ -60,23 +64,29 @@ instructions() {
   awk '/^(summary|totals):/ { print $2; exit }' "$out"
 }
 
-declare -A per_request
-for client in "${clients[@]}"; do
-  i1=$(instructions "$client" "$n1")
-  i2=$(instructions "$client" "$n2")
-  per_request[$client]=$(( (i2 - i1) / (n2 - n1) ))
-  echo "  $client: Ir($n1)=$i1 Ir($n2)=$i2" >&2
-done
+# measure LABEL MODE: one table (MODE "" for text URLs, "parsed" for parsed ones).
+measure() {
+  local label=$1 mode=$2 scenario=callgrind${2:+_$2}
+  declare -A per_request
+  for client in "${clients[@]}"; do
+    i1=$(instructions "$client" "$n1" "$mode")
+    i2=$(instructions "$client" "$n2" "$mode")
+    per_request[$client]=$(( (i2 - i1) / (n2 - n1) ))
+    echo "  $client ($label): Ir($n1)=$i1 Ir($n2)=$i2" >&2
+  done
+  local hyper=${per_request[hyper]:-}
+  printf '\n%s\n%-8s %14s %9s\n' "$label" client "Ir/request" "vs hyper"
+  for client in "${clients[@]}"; do
+    ratio=n/a
+    [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf "%.3fx", a / b }')
+    printf '%-8s %14s %9s\n' "$client" "${per_request[$client]}" "$ratio"
+  done
+  for client in "${clients[@]}"; do
+    ratio=
+    [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf " ratio_vs_hyper=%.3f", a / b }')
+    echo "RESULT scenario=$scenario client=$client unit=Ir/request median=${per_request[$client]}$ratio n1=$n1 n2=$n2"
+  done
+}
 
-hyper=${per_request[hyper]:-}
-printf '%-8s %14s %9s\n' client "Ir/request" "vs hyper"
-for client in "${clients[@]}"; do
-  ratio=n/a
-  [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf "%.3fx", a / b }')
-  printf '%-8s %14s %9s\n' "$client" "${per_request[$client]}" "$ratio"
-done
-for client in "${clients[@]}"; do
-  ratio=
-  [ -n "$hyper" ] && ratio=$(awk -v a="${per_request[$client]}" -v b="$hyper" 'BEGIN { printf " ratio_vs_hyper=%.3f", a / b }')
-  echo "RESULT scenario=callgrind client=$client unit=Ir/request median=${per_request[$client]}$ratio n1=$n1 n2=$n2"
-done
+measure "text URL (parsed on every request)" ""
+measure "parsed URL (Url / Uri made once)" parsed

@@ -501,7 +501,8 @@ fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: bo
     }
     // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
     let wanted = |name: &HeaderName, removable: bool| {
-        !reply.headers.contains_key(name) && !(removable && reply.removed.contains(name))
+        let dropped = removable && reply.removed.contains(name);
+        !(reply.headers.contains_key(name) || dropped)
     };
     let date = crate::date::now_header_value();
     if wanted(&header::DATE, false) {

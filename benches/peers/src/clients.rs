@@ -86,6 +86,31 @@ impl Peer {
         }
     }
 
+    /// GET a URL each client has parsed once already (`loop --parsed`): courier and
+    /// reqwest clone a `Url`, hyper clones a `Uri`. Measures the request without the
+    /// per-request URL parsing that `get` includes for all three.
+    pub async fn get_parsed(&self, parsed: &Parsed) -> Result<usize, String> {
+        match self {
+            Peer::Courier(client) => {
+                let res = client.get(&parsed.url).send().await;
+                if res.status() != 200 {
+                    return Err(format!("courier: {} {:?}", res.status(), res.error()));
+                }
+                Ok(res.body().len())
+            }
+            Peer::Reqwest(client) => {
+                let res = client.get(parsed.reqwest.clone()).send().await.map_err(|e| format!("reqwest: {e:?}"))?;
+                let body = res.bytes().await.map_err(|e| format!("reqwest body: {e:?}"))?;
+                Ok(body.len())
+            }
+            Peer::Hyper(client) => {
+                let res = client.get(parsed.uri.clone()).await.map_err(|e| format!("hyper: {e:?}"))?;
+                let body = res.into_body().collect().await.map_err(|e| format!("hyper body: {e:?}"))?;
+                Ok(body.to_bytes().len())
+            }
+        }
+    }
+
     /// GET `url`, read the whole body; its length.
     pub async fn get(&self, url: &str) -> Result<usize, String> {
         match self {
@@ -215,5 +240,22 @@ impl RawDownloader {
             self.buf.clear();
         }
         Ok(got)
+    }
+}
+
+/// One URL parsed once for each client (see [`Peer::get_parsed`]).
+pub struct Parsed {
+    pub url: courier::Url,
+    pub reqwest: reqwest::Url,
+    pub uri: hyper::Uri,
+}
+
+impl Parsed {
+    pub fn new(url: &str) -> Result<Self, String> {
+        Ok(Self {
+            url: courier::Url::parse(url).map_err(|e| e.to_string())?,
+            reqwest: reqwest::Url::parse(url).map_err(|e| e.to_string())?,
+            uri: url.parse().map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?,
+        })
     }
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! peers compare [--quick] [--rounds R] [--n N] [--download-mib M] [--scenarios seq,4x4,64on4,download,rss]
 //!               [--rss-rounds R] [--rss-requests N] [--rss-hosts H]
-//! peers loop --client courier|reqwest|hyper [--n N] [--port P]
+//! peers loop --client courier|reqwest|hyper [--n N] [--port P] [--parsed]
 //! peers rss --client none|courier|reqwest|hyper --port P [--hosts H] [--n N]
 //! peers server [--port P] [--hosts H] [--max-seconds S]
 //! peers hyper-server [--port P] [--max-seconds S]
@@ -23,7 +23,7 @@ use util::Args;
 
 const USAGE: &str = "usage: peers compare [--quick] [--rounds R] [--n N] [--download-mib M] \
 [--scenarios seq,4x4,64on4,download,rss] [--rss-rounds R] [--rss-requests N] [--rss-hosts H]
-       peers loop --client courier|reqwest|hyper [--n N] [--port P]
+       peers loop --client courier|reqwest|hyper [--n N] [--port P] [--parsed]
        peers rss --client none|courier|reqwest|hyper --port P [--hosts H] [--n N]
        peers server [--port P] [--hosts H] [--max-seconds S]
        peers hyper-server [--port P] [--max-seconds S]
@@ -37,7 +37,11 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let flags: &[&str] = if command == "compare" { &["quick"] } else { &[] };
+    let flags: &[&str] = match command.as_str() {
+        "compare" => &["quick"],
+        "loop" => &["parsed"],
+        _ => &[],
+    };
     let result = Args::parse(rest, flags).and_then(|args| match command.as_str() {
         "compare" => scenarios::compare(&args),
         "loop" => scenarios::run_loop(&args),

@@ -439,7 +439,18 @@ pub fn run_loop(args: &Args) -> Result<(), String> {
         // One request first: connecting is in every run's count, so it cancels out.
         check_len(peer.get(&url).await?)?;
         let start = Instant::now();
-        timed(run_load(&peer, kind, &url, n, Load::Sequential)).await?;
+        if args.flag("parsed") {
+            let parsed = crate::clients::Parsed::new(&url)?;
+            timed(async {
+                for _ in 0..n {
+                    check_len(peer.get_parsed(&parsed).await?)?;
+                }
+                Ok(())
+            })
+            .await?;
+        } else {
+            timed(run_load(&peer, kind, &url, n, Load::Sequential)).await?;
+        }
         Ok::<f64, String>(start.elapsed().as_secs_f64())
     })?;
     let conns = server.as_ref().map_or("n/a (external server)".to_string(), |s| s.accepted().to_string());
