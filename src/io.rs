@@ -113,9 +113,15 @@ impl Connection {
 
     /// Reads once more into the buffer; `Ok(0)` means the peer closed its side.
     async fn read_more(&mut self) -> io::Result<usize> {
+        let timeout = self.timeout;
+        with_timeout(timeout, self.read_once()).await
+    }
+
+    /// One read, without the activity timeout (the caller bounds the wait).
+    async fn read_once(&mut self) -> io::Result<usize> {
         self.read_buf.reserve(self.read_size);
         let mut limited = (&mut self.read_buf).limit(self.read_size);
-        let read = with_timeout(self.timeout, self.io.read_buf(&mut limited)).await?;
+        let read = self.io.read_buf(&mut limited).await?;
         self.bytes_read += read as u64;
         Ok(read)
     }
@@ -222,10 +228,11 @@ impl Connection {
     }
 
     /// Waits until at least one byte is buffered; `Ok(false)` when the peer closed first.
-    /// (The server's idle keep-alive wait: nothing may be consumed yet.)
+    /// (The server's idle keep-alive wait: nothing may be consumed yet.) No activity
+    /// timeout: the caller's idle timeout bounds it, and one timer per wait is enough.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) async fn wait_for_data(&mut self) -> io::Result<bool> {
-        Ok(!self.read_buf.is_empty() || self.read_more().await? > 0)
+        Ok(!self.read_buf.is_empty() || self.read_once().await? > 0)
     }
 
     /// Writes all of `data` under the activity timeout (server replies: nothing to watch

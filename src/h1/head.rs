@@ -29,22 +29,30 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
-    /// The target's path and query (`/a?b` → `/a`, `b`); an absolute-form target keeps
-    /// only its path and query.
-    pub fn split_target(&self) -> (String, Option<String>) {
+    /// Where the target's path and query are (`/a?b` → `/a`, `b`), as ranges of
+    /// `target`; an absolute-form target keeps only its path and query. Ranges, not
+    /// strings: a server splits every request's target and need not copy it.
+    pub fn target_parts(&self) -> (std::ops::Range<usize>, Option<std::ops::Range<usize>>) {
         let target = self.target.as_str();
         // absolute-form (`http://host/path?q`) is allowed by RFC 9112 §3.2.2: keep its path.
-        let origin = match target.find("://") {
+        let start = match target.find("://") {
             Some(scheme_end) => {
-                let after = &target[scheme_end + 3..];
-                after.find('/').map_or("/", |slash| &after[slash..])
+                let after = scheme_end + 3;
+                target[after..].find(['/', '?']).map_or(target.len(), |end| after + end)
             }
-            None => target,
+            None => 0,
         };
-        match origin.split_once('?') {
-            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-            None => (origin.to_owned(), None),
+        match target[start..].find('?') {
+            Some(question) => (start..start + question, Some(start + question + 1..target.len())),
+            None => (start..target.len(), None),
         }
+    }
+
+    /// The target's path (`/` when an absolute-form target has none) and query.
+    pub fn split_target(&self) -> (&str, Option<&str>) {
+        let (path, query) = self.target_parts();
+        let path = if path.is_empty() { "/" } else { &self.target[path] };
+        (path, query.map(|query| &self.target[query]))
     }
 }
 
@@ -59,7 +67,8 @@ mod tests {
             version: http::Version::HTTP_11,
             headers: http::HeaderMap::new(),
         };
-        head.split_target()
+        let (path, query) = head.split_target();
+        (path.to_owned(), query.map(str::to_owned))
     }
 
     #[test]
@@ -69,5 +78,7 @@ mod tests {
         assert_eq!(split("*"), ("*".into(), None));
         assert_eq!(split("http://h:1/x?y"), ("/x".into(), Some("y".into())));
         assert_eq!(split("http://h"), ("/".into(), None));
+        assert_eq!(split("http://h?q"), ("/".into(), Some("q".into())));
+        assert_eq!(split("/?"), ("/".into(), Some("".into())));
     }
 }

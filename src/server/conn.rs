@@ -98,7 +98,8 @@ async fn serve_one(
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Next {
     let limits = &shared.limits;
-    let head = {
+    // One lock from the wait to the body's set-up (each lock of this async mutex costs).
+    let (head, mut guard) = {
         let mut guard = wire.lock().await;
         // Between requests the connection may idle; the first request gets the whole
         // request timeout. Shutdown ends the wait at once.
@@ -117,7 +118,7 @@ async fn serve_one(
         // From its first byte, the whole head must arrive within the request timeout
         // (slowloris gets 408, on every request of a keep-alive connection).
         match crate::io::within(limits.request_timeout, guard.conn.read_request_head()).await {
-            Ok(Ok(head)) => head,
+            Ok(Ok(head)) => (head, guard),
             Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
                 return reject(&mut guard.conn, info, shared, 431, "request head too large").await;
             }
@@ -129,7 +130,6 @@ async fn serve_one(
         }
     };
 
-    let mut guard = wire.lock().await;
     let incoming = match check_head(&head, shared) {
         Ok(incoming) => incoming,
         Err((status, message)) => return reject(&mut guard.conn, info, shared, status, &message).await,

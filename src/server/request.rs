@@ -42,8 +42,6 @@ pub struct Request {
 
 struct Inner {
     head: RequestHead,
-    path: String,
-    query: Option<String>,
     peer: SocketAddr,
     connection_id: u64,
     index: usize,
@@ -99,18 +97,7 @@ impl Request {
         limits: Limits,
         wire: SharedWire,
     ) -> Self {
-        let (path, query) = head.split_target();
-        let inner = Inner {
-            head,
-            path,
-            query,
-            peer,
-            connection_id,
-            index,
-            limits,
-            wire,
-            received: StdMutex::default(),
-        };
+        let inner = Inner { head, peer, connection_id, index, limits, wire, received: StdMutex::default() };
         Self { inner: Arc::new(inner) }
     }
 
@@ -132,12 +119,12 @@ impl Request {
 
     /// The path part of the target, still percent-encoded (`/a/b`); `*` for `OPTIONS *`.
     pub fn path(&self) -> &str {
-        &self.inner.path
+        self.inner.head.split_target().0
     }
 
     /// The query string without `?`, if any.
     pub fn query(&self) -> Option<&str> {
-        self.inner.query.as_deref()
+        self.inner.head.split_target().1
     }
 
     /// The query's parameters, decoded (`+` is a space; `&` and `;` both separate pairs).

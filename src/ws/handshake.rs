@@ -27,14 +27,11 @@ const SUPPORTED_VERSION: &str = "13";
 #[derive(Debug, Clone)]
 pub struct HandshakeRequest {
     head: RequestHead,
-    path: String,
-    query: Option<String>,
 }
 
 impl HandshakeRequest {
     pub(crate) fn new(head: RequestHead) -> Self {
-        let (path, query) = head.split_target();
-        Self { head, path, query }
+        Self { head }
     }
 
     /// The request method (always GET once the handshake is valid).
@@ -49,17 +46,17 @@ impl HandshakeRequest {
 
     /// The target's path, e.g. `/chat`.
     pub fn path(&self) -> &str {
-        &self.path
+        self.head.split_target().0
     }
 
     /// The target's query without `?`, if any.
     pub fn query(&self) -> Option<&str> {
-        self.query.as_deref()
+        self.head.split_target().1
     }
 
     /// The decoded query parameters, in order.
     pub fn query_params(&self) -> Vec<(String, String)> {
-        self.query.as_deref().map(|query| crate::percent::decode_form(query).collect()).unwrap_or_default()
+        self.query().map(|query| crate::percent::decode_form(query).collect()).unwrap_or_default()
     }
 
     /// All header fields (names lowercase).
