@@ -135,6 +135,7 @@ async fn serve_one(
         Err((status, message)) => return reject(&mut guard.conn, info, shared, status, &message).await,
     };
     let expects_continue = incoming.as_ref().is_some_and(|body| body.send_continue);
+    let has_body = incoming.is_some();
     guard.body = incoming;
     drop(guard);
 
@@ -163,7 +164,8 @@ async fn serve_one(
         && !*shared.shutdown.borrow();
     // A body the handler left unread: read and discard a bounded amount to keep the
     // connection, unless the client still waits for 100 Continue (then it may never send).
-    if !finish_body(&request, expects_continue).await {
+    // (Most requests have no body: nothing to finish, no need to lock the connection.)
+    if has_body && !finish_body(&request, expects_continue).await {
         keep_alive = false;
     }
 
