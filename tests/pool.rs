@@ -400,6 +400,42 @@ async fn peer_close_is_noticed_for_a_connection_checked_in_while_the_reaper_runs
     within(peer_close_is_noticed(true)).await;
 }
 
+#[tokio::test]
+async fn an_idle_connection_that_sends_unasked_bytes_is_closed_not_reused() {
+    within(async {
+        let stray = Arc::new(Notify::new());
+        let signal = stray.clone();
+        // The first connection answers, then sends a byte nobody asked for and stays open.
+        let server = Scripted::start(move |mut peer| {
+            let stray = signal.clone();
+            async move {
+                while let Some(request) = peer.read_request().await {
+                    peer.write(ok(&request.target)).await;
+                    if peer.index == 0 {
+                        stray.notified().await;
+                        peer.write("X").await;
+                        peer.hold().await;
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        let (client, events) = client_from(Client::builder().persistent_timeout(Duration::from_secs(60)));
+        assert_ok(&client.get(server.url("/1")).send().await, "/1");
+        assert_eq!(client.pool_stats().idle, 1);
+        stray.notify_one();
+
+        // The reaper hears the socket become readable and closes it.
+        let closed = eventually(|| client.pool_stats().idle == 0).await;
+        assert!(closed, "the stray byte was not noticed: {:?} {:?}", client.pool_stats(), events.trace());
+        assert_ok(&client.get(server.url("/2")).send().await, "/2");
+        assert_eq!(server.connects(), 2);
+        assert_eq!(events.retries(), 0);
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Failures after the response started are never retried
 // ---------------------------------------------------------------------------------------

@@ -129,6 +129,17 @@ struct State {
     reaper_deadline: Option<Instant>,
 }
 
+/// Frees one of `key`'s slots (never below zero: a lease always holds a counted one), and
+/// forgets the key once nothing is open or waiting.
+fn release_slot(hosts: &mut Hosts, key: &PoolKey) {
+    if let Some(host) = hosts.get_mut(key) {
+        host.slots = host.slots.saturating_sub(1);
+        if host.slots == 0 && host.waiters.is_empty() {
+            hosts.remove(key);
+        }
+    }
+}
+
 /// The entry for `key`, made on first use (the key is cloned only then).
 fn host_entry<'a>(hosts: &'a mut Hosts, key: &PoolKey) -> &'a mut Host {
     if !hosts.contains_key(key) {
@@ -303,6 +314,7 @@ impl Shared {
         let mut closed = Vec::new();
         let mut closed_ids = Vec::new();
         let mut wake_reaper = None;
+        let mut peer_closed_id = None;
         {
             let mut state = self.lock();
             let State { hosts, reaper, reaper_waker, reaper_deadline, .. } = &mut *state;
@@ -336,23 +348,25 @@ impl Shared {
                         start_reaper = reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
                         // The running reaper watches this socket from now on (a peer close
                         // wakes it); it only needs waking itself if it has no timer to
-                        // come back by, or the socket is already closed.
-                        if let (false, Some(waker)) = (start_reaper, reaper_waker.as_ref()) {
-                            let alive = connection.poll_idle(&mut Context::from_waker(waker));
-                            if !alive || reaper_deadline.is_none() {
+                        // come back by. A socket that is closed already, or has sent
+                        // something unasked (the probe took a byte of it), is not cached.
+                        let alive = match (start_reaper, reaper_waker.as_ref()) {
+                            (false, Some(waker)) => connection.poll_idle(&mut Context::from_waker(waker)),
+                            _ => true,
+                        };
+                        if alive {
+                            if reaper_deadline.is_none() {
                                 wake_reaper = reaper_waker.take();
                             }
-                        }
-                        host.idle.push_back(Idle { connection, id, since: Instant::now() });
-                        idle_id = Some(id);
-                    }
-                    None => {
-                        // Never below zero: a lease always holds a counted slot.
-                        host.slots = host.slots.saturating_sub(1);
-                        if host.slots == 0 && host.waiters.is_empty() {
-                            hosts.remove(key);
+                            host.idle.push_back(Idle { connection, id, since: Instant::now() });
+                            idle_id = Some(id);
+                        } else {
+                            closed.push(connection);
+                            peer_closed_id = Some(id);
+                            release_slot(hosts, key);
                         }
                     }
+                    None => release_slot(hosts, key),
                 }
             }
             if start_reaper {
@@ -372,6 +386,9 @@ impl Shared {
         }
         if let Some(id) = idle_id {
             self.notify(EventKind::Idle, key, id);
+        }
+        if let Some(id) = peer_closed_id {
+            self.notify(EventKind::Close(PEER_CLOSED), key, id);
         }
     }
 
