@@ -20,6 +20,7 @@
 //!   -c, --cookie-jar F cookie jar file: loaded if present, saved (session cookies
 //!                      dropped) after the last URL
 //!   --session ID       only reuse connections made under this session id
+//!   -u, --user U:P     Basic auth (`user` alone: an empty password); kept from other origins
 //!   -C, --continue     resume into the -o file: Range from its size, validated, retried
 //!                      (exit 95..99 when a retryable failure outlasts the attempts)
 //! ```
@@ -62,13 +63,15 @@ struct Args {
     cookie_jar: Option<String>,
     /// `--session ID`: only connections made under this id are reused.
     session: Option<String>,
+    /// `-u user:password`: Basic auth.
+    user: Option<String>,
     /// `-C`: resume into the `-o` file (the library's `Download`).
     resume: bool,
     urls: Vec<String>,
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-C] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [-C] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -88,6 +91,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         no_proxy: None,
         cookie_jar: None,
         session: None,
+        user: None,
         resume: false,
         urls: Vec::new(),
     };
@@ -140,6 +144,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--noproxy" => args.no_proxy = Some(value("--noproxy")?),
             "-c" | "--cookie-jar" => args.cookie_jar = Some(value("-c")?),
             "--session" => args.session = Some(value("--session")?),
+            "-u" | "--user" => args.user = Some(value("-u")?),
             "-C" | "--continue" => args.resume = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
@@ -360,6 +365,10 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
     let mut request = client.request(&method, url);
     if let Some(session) = &args.session {
         request = request.session_id(session);
+    }
+    if let Some(user) = &args.user {
+        let (name, password) = user.split_once(':').unwrap_or((user, ""));
+        request = request.basic_auth(name, Some(password));
     }
     for (name, value) in &args.headers {
         request = match value {

@@ -131,6 +131,22 @@ async fn method_headers_and_data_go_out_in_order() {
 }
 
 #[tokio::test]
+async fn user_option_sends_basic_auth() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out = fetch(&["-u", "ada:s3:cret", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        let out = fetch(&["-u", "ada", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        let got = server.requests();
+        // base64("ada:s3:cret") and base64("ada:"): the first colon splits.
+        assert_eq!(got[0].header("authorization"), Some("Basic YWRhOnMzOmNyZXQ="));
+        assert_eq!(got[1].header("authorization"), Some("Basic YWRhOg=="));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn data_from_file_sends_its_exact_bytes_as_a_post() {
     within(async {
         let file = TempFile(temp_path("data.bin"));
@@ -275,7 +291,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-C] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [-C] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);

@@ -239,7 +239,7 @@ fn parse_server(text: &str) -> Result<ProxyServer, Error> {
 }
 
 /// The URL with any password replaced by `***`, for messages.
-fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let Some(scheme_end) = text.find("://").map(|i| i + 3) else { return text.to_owned() };
     let authority_end = text[scheme_end..].find('/').map_or(text.len(), |i| scheme_end + i);
     match text[scheme_end..authority_end].rfind('@') {

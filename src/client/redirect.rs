@@ -56,6 +56,10 @@ pub(crate) fn next_request(
             Error::new(ErrorKind::Redirect, format!("invalid Location {location:?}")).with_source(cause);
         (current.url.to_string(), error)
     })?;
+    // Credentials in a Location are never used or shown: not as Basic auth, not in the
+    // next hop's URL (its Response, a Referer, an error message).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     check_scheme(&url).map_err(|error| (url.to_string(), error))?;
     // RFC 9110 §10.2.2: a Location without a fragment inherits the request's.
     if url.fragment().is_none() {

@@ -35,7 +35,10 @@ impl RequestHead {
     pub fn target_parts(&self) -> (std::ops::Range<usize>, Option<std::ops::Range<usize>>) {
         let target = self.target.as_str();
         // absolute-form (`http://host/path?q`) is allowed by RFC 9112 §3.2.2: keep its path.
-        let start = match target.find("://") {
+        // Only a target that is not origin-form can be absolute-form: "://" may well
+        // appear in a query (`/to?next=http://…`).
+        let absolute = if target.starts_with('/') { None } else { target.find("://") };
+        let start = match absolute {
             Some(scheme_end) => {
                 let after = scheme_end + 3;
                 target[after..].find(['/', '?']).map_or(target.len(), |end| after + end)
@@ -80,5 +83,6 @@ mod tests {
         assert_eq!(split("http://h"), ("/".into(), None));
         assert_eq!(split("http://h?q"), ("/".into(), Some("q".into())));
         assert_eq!(split("/?"), ("/".into(), Some("".into())));
+        assert_eq!(split("/to?next=http://h/x"), ("/to".into(), Some("next=http://h/x".into())));
     }
 }
