@@ -81,6 +81,9 @@ pub(crate) struct Config {
     pub(crate) cookie_jar: Option<CookieJar>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
+    /// Ask for and decode compressed responses (`Accept-Encoding`).
+    #[cfg(feature = "decompress")]
+    pub(crate) decompress: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -121,6 +124,8 @@ impl Client {
             cookie_jar: None,
             #[cfg(feature = "tls")]
             tls: crate::tls::Tls::High,
+            #[cfg(feature = "decompress")]
+            decompress: false,
         }
     }
 
@@ -182,6 +187,8 @@ pub struct ClientBuilder {
     cookie_jar: Option<CookieJar>,
     #[cfg(feature = "tls")]
     tls: crate::tls::Tls,
+    #[cfg(feature = "decompress")]
+    decompress: bool,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -273,6 +280,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Ask for compressed responses (`Accept-Encoding: gzip, deflate, br, zstd`) and
+    /// decode them, for every request of this client (default off: it changes the wire).
+    #[cfg(feature = "decompress")]
+    pub fn decompress(mut self, enable: bool) -> Self {
+        self.decompress = enable;
+        self
+    }
+
     /// Builds the client; fails only for a User-Agent with control characters.
     pub fn build(self) -> Result<Client, Error> {
         let user_agent = HeaderValue::from_str(&self.user_agent)
@@ -288,6 +303,8 @@ impl ClientBuilder {
             cookie_jar: self.cookie_jar,
             #[cfg(feature = "tls")]
             tls: self.tls,
+            #[cfg(feature = "decompress")]
+            decompress: self.decompress,
         };
         Ok(Client { config: Arc::new(config) })
     }

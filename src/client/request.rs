@@ -87,6 +87,9 @@ pub(crate) struct Options<'a> {
     pub(crate) cookie_jar: Option<super::CookieJar>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::Tls,
+    /// Ask for and decode compressed responses.
+    #[cfg(feature = "decompress")]
+    pub(crate) decompress: bool,
 }
 
 /// A request whose URL, method and headers have been checked.
@@ -122,6 +125,8 @@ impl<'a> RequestBuilder<'a> {
             cookie_jar: config.cookie_jar.clone(),
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
+            #[cfg(feature = "decompress")]
+            decompress: config.decompress,
         };
         Self {
             client,
@@ -318,6 +323,14 @@ impl<'a> RequestBuilder<'a> {
     /// (e.g. one per user, or per credentials).
     pub fn session_id(mut self, session: impl Into<String>) -> Self {
         self.options.session_id = Some(session.into());
+        self
+    }
+
+    /// Ask for a compressed response and decode it (`Accept-Encoding: gzip, deflate, br,
+    /// zstd`; default: the client's setting, off unless enabled).
+    #[cfg(feature = "decompress")]
+    pub fn decompress(mut self, enable: bool) -> Self {
+        self.options.decompress = enable;
         self
     }
 
