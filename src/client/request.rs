@@ -60,6 +60,9 @@ pub struct RequestBuilder<'a> {
     headers: Vec<(String, Option<Vec<u8>>)>,
     body: Bytes,
     options: Options<'a>,
+    /// A body helper that could not build the body (a value JSON cannot represent): the
+    /// request fails with this when sent.
+    invalid: Option<Error>,
 }
 
 /// Per-request settings that are not part of the message itself.
@@ -135,6 +138,7 @@ impl<'a> RequestBuilder<'a> {
             headers: Vec::new(),
             body: Bytes::new(),
             options,
+            invalid: None,
         }
     }
 
@@ -181,6 +185,71 @@ impl<'a> RequestBuilder<'a> {
         self.body = body.into();
         self.options.upload = None;
         self
+    }
+
+    /// An `application/x-www-form-urlencoded` body from `pairs` (WHATWG encoding: spaces
+    /// become `+`). Sets Content-Type unless one was set.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::post("http://127.0.0.1:8080/login", "")
+    ///     .form([("user", "ada"), ("note", "a&b c")]) // user=ada&note=a%26b+c
+    ///     .send()
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in pairs {
+            encoded.append_pair(name.as_ref(), value.as_ref());
+        }
+        self.content_type_unless_set("application/x-www-form-urlencoded").body(encoded.finish())
+    }
+
+    /// A JSON body serialized from `value`, with `Content-Type: application/json` unless
+    /// one was set. A value JSON cannot represent (a map with non-string keys) makes the
+    /// request a 599 when sent.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::post("http://127.0.0.1:8080/items", "")
+    ///     .json(&serde_json::json!({"name": "lamp", "price": 12}))
+    ///     .send()
+    ///     .await;
+    /// # }
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => self.content_type_unless_set("application/json").body(body),
+            Err(cause) => {
+                let error =
+                    Error::new(ErrorKind::InvalidRequest, "serialize the JSON body").with_source(cause);
+                self.invalid = Some(error);
+                self
+            }
+        }
+    }
+
+    /// A `multipart/form-data` body ([`Multipart`](crate::Multipart)): text fields and
+    /// files, the files streamed from disk while the request is sent, with its exact
+    /// Content-Length. Sets Content-Type (with the boundary), replacing one set before.
+    pub fn multipart(self, form: super::Multipart) -> Self {
+        let content_type = form.content_type();
+        let length = form.length();
+        self.remove_header("content-type")
+            .header("content-type", content_type)
+            .body_stream(form.into_stream(), Some(length))
+    }
+
+    /// Adds `Content-Type: value` unless the caller set or removed one.
+    fn content_type_unless_set(self, value: &str) -> Self {
+        let set = self.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if set {
+            self
+        } else {
+            self.header("content-type", value)
+        }
     }
 
     /// A body produced while it is sent: chunks from `stream`. With `length` it goes out
@@ -345,7 +414,10 @@ impl<'a> RequestBuilder<'a> {
     /// Sends the request and waits for the response. Never panics and never fails:
     /// failures come back as 595..599 responses. Dropping the future cancels the request.
     pub async fn send(self) -> Response {
-        let Self { client, method, url, headers, body, options } = self;
+        let Self { client, method, url, headers, body, options, invalid } = self;
+        if let Some(error) = invalid {
+            return Response::from_error(url.for_display(), error);
+        }
         match Request::validate(method, &url, headers, body) {
             Ok(request) => run::run(request, options, client.config()).await,
             Err(error) => Response::from_error(url.for_display(), error),
