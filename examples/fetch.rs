@@ -5,6 +5,9 @@
 //!   -X METHOD          request method (default GET, or POST with -d)
 //!   -H 'Name: value'   add a header (repeatable); 'Name:' with no value suppresses a default
 //!   -d DATA            request body; @FILE reads it from a file
+//!   --json DATA        JSON body (@FILE too) with Content-Type and Accept application/json
+//!   -F name=value      multipart/form-data field (repeatable); name=@FILE uploads a file
+//!                      (streamed from disk)
 //!   -o FILE            write the body to FILE instead of stdout
 //!   -i                 print the status line and headers before the body
 //!   -I                 HEAD request; prints the status line and headers
@@ -21,6 +24,7 @@
 //!                      dropped) after the last URL
 //!   --session ID       only reuse connections made under this session id
 //!   -u, --user U:P     Basic auth (`user` alone: an empty password); kept from other origins
+//!   --resolve H:P:ADDR use ADDR for host H on port P (repeatable; [v6] in brackets)
 //!   -C, --continue     resume into the -o file: Range from its size, validated, retried
 //!                      (exit 95..99 when a retryable failure outlasts the attempts)
 //! ```
@@ -44,6 +48,12 @@ struct Args {
     method: Option<String>,
     headers: Vec<(String, Option<String>)>,
     data: Option<Vec<u8>>,
+    /// `--json DATA`: a JSON body.
+    json: Option<Vec<u8>>,
+    /// `-F name=value` / `-F name=@file`: multipart fields, in order.
+    form: Vec<(String, String)>,
+    /// `--resolve host:port:addr`: fixed addresses.
+    resolve: Vec<(String, u16, std::net::SocketAddr)>,
     outputs: Vec<String>,
     include_head: bool,
     head_only: bool,
@@ -71,13 +81,16 @@ struct Args {
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [-C] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [-C] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         method: None,
         headers: Vec::new(),
         data: None,
+        json: None,
+        form: Vec::new(),
+        resolve: Vec::new(),
         outputs: Vec::new(),
         include_head: false,
         head_only: false,
@@ -114,6 +127,26 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     Some(path) => std::fs::read(path).map_err(|e| format!("-d @{path}: {e}"))?,
                     None => data.into_bytes(),
                 });
+            }
+            "--json" => {
+                let data = value("--json")?;
+                args.json = Some(match data.strip_prefix('@') {
+                    Some(path) => std::fs::read(path).map_err(|e| format!("--json @{path}: {e}"))?,
+                    None => data.into_bytes(),
+                });
+            }
+            "-F" | "--form" => {
+                let field = value("-F")?;
+                let (name, content) =
+                    field.split_once('=').ok_or(format!("-F {field:?}: expected name=value"))?;
+                args.form.push((name.to_owned(), content.to_owned()));
+            }
+            "--resolve" => {
+                let entry = value("--resolve")?;
+                args.resolve.push(
+                    parse_resolve(&entry)
+                        .ok_or(format!("--resolve {entry:?}: expected host:port:address"))?,
+                );
             }
             "-o" | "--output" => args.outputs.push(value("-o")?),
             "-i" | "--include" => args.include_head = true,
@@ -241,6 +274,16 @@ fn head_text(res: &courier::Response) -> String {
     text
 }
 
+/// `host:port:address` (curl's `--resolve`); the address may be `[v6]`.
+fn parse_resolve(entry: &str) -> Option<(String, u16, std::net::SocketAddr)> {
+    let (host, rest) = entry.split_once(':')?;
+    let (port, address) = rest.split_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let address = address.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = address.parse().ok()?;
+    Some((host.to_owned(), port, (ip, port).into()))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
@@ -304,6 +347,9 @@ async fn main() -> ExitCode {
     if args.verbose {
         builder = builder.on_connection_event(|event| eprintln!("* {event}"));
     }
+    for (host, port, address) in &args.resolve {
+        builder = builder.resolve(host, *port, [*address]);
+    }
     let client = builder.build().unwrap_or_else(|_| unreachable!("the default user agent is valid"));
 
     // Fetch in URL order, keeping at most `--parallel` in flight; the first failing URL
@@ -356,11 +402,12 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
         None if args.parallel > 1 => Sink::Buffer(Vec::new()),
         None => Sink::Stdout,
     };
-    let method = match (&args.method, args.head_only, &args.data) {
+    let has_body = args.data.is_some() || args.json.is_some() || !args.form.is_empty();
+    let method = match (&args.method, args.head_only, has_body) {
         (Some(method), _, _) => method.clone(),
         (None, true, _) => "HEAD".to_owned(),
-        (None, false, Some(_)) => "POST".to_owned(),
-        (None, false, None) => "GET".to_owned(),
+        (None, false, true) => "POST".to_owned(),
+        (None, false, false) => "GET".to_owned(),
     };
     let mut request = client.request(&method, url);
     if let Some(session) = &args.session {
@@ -378,6 +425,28 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
     }
     if let Some(data) = args.data.clone() {
         request = request.body(data);
+    }
+    if let Some(json) = args.json.clone() {
+        request = request
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(json);
+    }
+    if !args.form.is_empty() {
+        let mut form = courier::Multipart::new();
+        for (name, content) in &args.form {
+            form = match content.strip_prefix('@') {
+                Some(path) => match form.file(name, path).await {
+                    Ok(form) => form,
+                    Err(e) => {
+                        eprintln!("fetch: -F {name}=@{path}: {e}");
+                        return 2;
+                    }
+                },
+                None => form.text(name, content.clone()),
+            };
+        }
+        request = request.multipart(form);
     }
     if let Some(n) = args.max_redirects {
         request = request.recurse(n);

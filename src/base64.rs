@@ -24,7 +24,7 @@ pub(crate) fn encode(input: &[u8]) -> String {
 /// `None` for anything else.
 #[cfg_attr(not(feature = "ws"), allow(dead_code))]
 pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    if input.len() % 4 != 0 {
+    if !input.len().is_multiple_of(4) {
         return None;
     }
     let padding = input.iter().rev().take_while(|&&b| b == b'=').count();

@@ -147,6 +147,48 @@ async fn user_option_sends_basic_auth() {
 }
 
 #[tokio::test]
+async fn json_form_and_resolve_options() {
+    within(async {
+        let server = Scripted::respond(OK_HELLO).await;
+        let out = fetch(&["--json", r#"{"a":1}"#, &server.url("/j")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+
+        let file = temp_path("form-upload.txt");
+        std::fs::write(&file, "file content\n").unwrap();
+        let upload = format!("doc=@{}", file.display());
+        let out = fetch(&["-F", "title=hi there", "-F", &upload, &server.url("/f")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+
+        // A name only fetch's --resolve knows.
+        let resolve = format!("fetch.test:{}:127.0.0.1", server.addr.port());
+        let out =
+            fetch(&["--resolve", &resolve, &format!("http://fetch.test:{}/r", server.addr.port())]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+
+        let got = server.requests();
+        assert_eq!((got[0].method.as_str(), got[0].body.as_slice()), ("POST", &br#"{"a":1}"#[..]));
+        assert_eq!(got[0].header("content-type"), Some("application/json"));
+        assert_eq!(got[0].header("accept"), Some("application/json"));
+
+        let file_name = file.file_name().unwrap().to_str().unwrap();
+        let content_type = got[1].header("content-type").unwrap().to_owned();
+        let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let expected = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhi there\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\nfile content\n\r\n--{boundary}--\r\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&got[1].body), expected);
+        assert_eq!(got[2].header("host"), Some(format!("fetch.test:{}", server.addr.port()).as_str()));
+
+        let out = fetch(&["--resolve", "nonsense", "http://127.0.0.1:1/"]).await;
+        assert_eq!(code(&out), Some(2));
+        let _ = std::fs::remove_file(file);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn data_from_file_sends_its_exact_bytes_as_a_post() {
     within(async {
         let file = TempFile(temp_path("data.bin"));
@@ -291,7 +333,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [-C] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [-C] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);

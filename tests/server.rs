@@ -2015,7 +2015,7 @@ async fn a_ten_megabyte_stream_to_a_slow_reader_arrives_intact() {
             assert!(n > 0, "closed early after {} bytes", client.buf.len());
             client.buf.extend_from_slice(&piece[..n]);
             reads += 1;
-            if reads % 32 == 0 {
+            if reads.is_multiple_of(32) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             if client.buf.ends_with(b"0\r\n\r\n") {

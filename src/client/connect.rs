@@ -84,7 +84,13 @@ pub(crate) struct ConnectPlan<'a> {
     /// How to verify an https server.
     #[cfg(feature = "tls")]
     pub(crate) tls: &'a crate::tls::Tls,
+    /// How names become addresses.
+    pub(crate) dns: &'a super::dns::Dns,
 }
+
+/// Happy Eyeballs (RFC 8305 §5): the next address is tried when the one before has not
+/// connected within this, without giving up on it.
+pub(crate) const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// Opens a connection to `target`: the caller's connector if set, else TCP to each
 /// resolved address in turn, the activity timeout applying to each attempt; then, for
@@ -150,24 +156,57 @@ async fn connect_stream(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<d
             .await
             .map_err(|cause| failed(format!("connector for {target}"), cause));
     }
-    let addresses: Vec<SocketAddr> =
-        with_timeout(plan.timeout, tokio::net::lookup_host((target.host.as_str(), target.port)))
-            .await
-            .map_err(|cause| failed(format!("resolve {}", target.host), cause))?
-            .collect();
-    let mut last_failure = io::Error::new(io::ErrorKind::NotFound, "no addresses");
-    for address in &addresses {
-        match connect_one(*address, plan).await {
-            Ok(stream) => return Ok(stream),
-            Err(ConnectFailure::Prepare(cause)) => return Err(failed("on_prepare".into(), cause)),
-            Err(ConnectFailure::Connect(cause)) => last_failure = cause,
+    let addresses = with_timeout(plan.timeout, plan.dns.lookup(&target.host, target.port))
+        .await
+        .map_err(|cause| failed(format!("resolve {}", target.host), cause))?;
+    let addresses = super::dns::interleave(addresses);
+    match race(&addresses, plan).await {
+        Ok(stream) => Ok(stream),
+        Err(ConnectFailure::Prepare(cause)) => Err(failed("on_prepare".into(), cause)),
+        Err(ConnectFailure::Connect(cause)) => {
+            let context = match addresses.len() {
+                0 | 1 => format!("connect to {target}"),
+                n => format!("connect to {target} ({n} addresses tried)"),
+            };
+            Err(failed(context, cause))
         }
     }
-    let context = match addresses.len() {
-        0 | 1 => format!("connect to {target}"),
-        n => format!("connect to {target} ({n} addresses tried)"),
-    };
-    Err(failed(context, last_failure))
+}
+
+/// Happy Eyeballs: starts with the first address, and starts the next one whenever the
+/// attempts under way have all failed or the newest has been pending for the attempt
+/// delay. The first connection wins; the others are dropped. Each attempt has the
+/// activity timeout of its own.
+async fn race(
+    addresses: &[SocketAddr],
+    plan: &ConnectPlan<'_>,
+) -> Result<Box<dyn Transport>, ConnectFailure> {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let mut attempts = FuturesUnordered::new();
+    let mut remaining = addresses.iter();
+    let mut last_failure = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+    loop {
+        if attempts.is_empty() {
+            match remaining.next() {
+                Some(&address) => attempts.push(connect_one(address, plan)),
+                None => return Err(ConnectFailure::Connect(last_failure)),
+            }
+        }
+        let more = remaining.len() > 0;
+        tokio::select! {
+            Some(outcome) = attempts.next() => match outcome {
+                Ok(stream) => return Ok(stream),
+                // The caller's hook refused: no point trying other addresses.
+                Err(ConnectFailure::Prepare(cause)) => return Err(ConnectFailure::Prepare(cause)),
+                Err(ConnectFailure::Connect(cause)) => last_failure = cause,
+            },
+            () = tokio::time::sleep(CONNECTION_ATTEMPT_DELAY), if more => {
+                if let Some(&address) = remaining.next() {
+                    attempts.push(connect_one(address, plan));
+                }
+            }
+        }
+    }
 }
 
 enum ConnectFailure {

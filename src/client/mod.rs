@@ -4,6 +4,7 @@ mod body_stream;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
+mod dns;
 mod download;
 mod events;
 mod multipart;
@@ -20,6 +21,7 @@ pub use body_stream::BodyAsyncRead;
 pub use connect::{ConnectFuture, Connector, Target};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
+pub use dns::{Resolve, ResolveFuture};
 pub use download::{Download, DownloadFailed, Downloaded, DEFAULT_DOWNLOAD_ATTEMPTS};
 pub use events::{ConnectionEvent, EventKind};
 pub use multipart::Multipart;
@@ -86,6 +88,8 @@ pub(crate) struct Config {
     /// Ask for and decode compressed responses (`Accept-Encoding`).
     #[cfg(feature = "decompress")]
     pub(crate) decompress: bool,
+    /// Name resolution: overrides, the resolver hook, the cache.
+    pub(crate) dns: dns::Dns,
 }
 
 impl std::fmt::Debug for Config {
@@ -128,6 +132,7 @@ impl Client {
             tls: crate::tls::Tls::High,
             #[cfg(feature = "decompress")]
             decompress: false,
+            dns: dns::Dns::default(),
         }
     }
 
@@ -191,6 +196,7 @@ pub struct ClientBuilder {
     tls: crate::tls::Tls,
     #[cfg(feature = "decompress")]
     decompress: bool,
+    dns: dns::Dns,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -282,6 +288,40 @@ impl ClientBuilder {
         self
     }
 
+    /// Resolves names with `resolver` instead of the system resolver (overrides and the
+    /// cache still apply first).
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.dns = self.dns.with_resolver(Arc::new(resolver));
+        self
+    }
+
+    /// Fixed addresses for `host` on `port`, never resolved (curl's `--resolve`). TLS
+    /// still checks the certificate against `host`.
+    ///
+    /// ```
+    /// let client = courier::Client::builder()
+    ///     .resolve("api.example.test", 443, [([127, 0, 0, 1], 8443).into()])
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn resolve(
+        mut self,
+        host: &str,
+        port: u16,
+        addresses: impl IntoIterator<Item = std::net::SocketAddr>,
+    ) -> Self {
+        self.dns = self.dns.with_override(host, port, addresses.into_iter().collect());
+        self
+    }
+
+    /// Keeps resolver answers for `ttl`, at most `max_entries` of them (when full, expired
+    /// ones go first, then the oldest). Off by default: the system's own caching applies.
+    pub fn dns_cache(mut self, ttl: Duration, max_entries: usize) -> Self {
+        self.dns = self.dns.with_cache(ttl, max_entries);
+        self
+    }
+
     /// Ask for compressed responses (`Accept-Encoding: gzip, deflate, br, zstd`) and
     /// decode them, for every request of this client (default off: it changes the wire).
     #[cfg(feature = "decompress")]
@@ -307,6 +347,7 @@ impl ClientBuilder {
             tls: self.tls,
             #[cfg(feature = "decompress")]
             decompress: self.decompress,
+            dns: self.dns,
         };
         Ok(Client { config: Arc::new(config) })
     }

@@ -178,6 +178,7 @@ async fn exchange(
                     proxy_authorization: proxy_authorization.as_ref(),
                     #[cfg(feature = "tls")]
                     tls: &options.tls,
+                    dns: &config.dns,
                 };
                 let target =
                     connect::Target { scheme: key.scheme.clone(), host: key.host.clone(), port: key.port };
