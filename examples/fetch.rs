@@ -25,6 +25,7 @@
 //!   --session ID       only reuse connections made under this session id
 //!   -u, --user U:P     Basic auth (`user` alone: an empty password); kept from other origins
 //!   --resolve H:P:ADDR use ADDR for host H on port P (repeatable; [v6] in brackets)
+//!   --compressed       ask for gzip, deflate, br or zstd and decode the body
 //!   -C, --continue     resume into the -o file: Range from its size, validated, retried
 //!                      (exit 95..99 when a retryable failure outlasts the attempts)
 //! ```
@@ -54,6 +55,8 @@ struct Args {
     form: Vec<(String, String)>,
     /// `--resolve host:port:addr`: fixed addresses.
     resolve: Vec<(String, u16, std::net::SocketAddr)>,
+    /// `--compressed`: Accept-Encoding, and decoding.
+    compressed: bool,
     outputs: Vec<String>,
     include_head: bool,
     head_only: bool,
@@ -81,7 +84,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [-C] URL...";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -91,6 +94,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         json: None,
         form: Vec::new(),
         resolve: Vec::new(),
+        compressed: false,
         outputs: Vec::new(),
         include_head: false,
         head_only: false,
@@ -148,6 +152,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                         .ok_or(format!("--resolve {entry:?}: expected host:port:address"))?,
                 );
             }
+            "--compressed" => args.compressed = true,
             "-o" | "--output" => args.outputs.push(value("-o")?),
             "-i" | "--include" => args.include_head = true,
             "-I" | "--head" => args.head_only = true,
@@ -349,6 +354,15 @@ async fn main() -> ExitCode {
     }
     for (host, port, address) in &args.resolve {
         builder = builder.resolve(host, *port, [*address]);
+    }
+    #[cfg(feature = "decompress")]
+    {
+        builder = builder.decompress(args.compressed);
+    }
+    #[cfg(not(feature = "decompress"))]
+    if args.compressed {
+        eprintln!("fetch: --compressed needs courier's `decompress` feature");
+        return ExitCode::from(2);
     }
     let client = builder.build().unwrap_or_else(|_| unreachable!("the default user agent is valid"));
 

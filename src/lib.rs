@@ -79,6 +79,11 @@ pub use client::{
 };
 #[cfg(feature = "cookies")]
 pub use client::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
+#[cfg(feature = "decompress")]
+pub use client::{
+    DECODED_CHUNK_SIZE, MAX_COMPRESSION_RATIO, MAX_CONTENT_CODINGS, MAX_DECODED_SIZE, MAX_ZSTD_WINDOW,
+    RATIO_GRACE,
+};
 pub use date::{format_date, parse_date};
 pub use error::{Error, ErrorKind};
 pub use io::Transport;

@@ -82,30 +82,44 @@ async fn a_static_override_wins_and_ip_literals_need_no_resolver() {
 }
 
 /// An address whose connection attempts hang: a listener with a full accept queue drops
-/// further SYNs, like a black-holed route.
-async fn black_hole() -> (SocketAddr, Vec<TcpStream>) {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+/// further SYNs, like a black-holed route. IPv6 (`[::1]`) where the machine has it, as
+/// the broken route Happy Eyeballs exists for; else 127.0.0.2.
+async fn black_hole() -> (SocketAddr, TcpStream) {
+    let v6 = TcpSocket::new_v6().and_then(|socket| socket.bind("[::1]:0".parse().unwrap()).map(|()| socket));
+    let socket = match v6 {
+        Ok(socket) => socket,
+        Err(_) => {
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            socket
+        }
+    };
     let listener = socket.listen(0).unwrap();
     let address = listener.local_addr().unwrap();
-    // Fill the queue (never accepted).
+    // Fill the queue; nothing is ever accepted.
     let filler = TcpStream::connect(address).await.unwrap();
     std::mem::forget(listener);
-    (address, vec![filler])
+    (address, filler)
 }
 
 #[tokio::test]
 async fn happy_eyeballs_goes_past_an_address_that_never_answers() {
     within(async {
         let server = hello_server().await;
-        let (hole, _keep) = black_hole().await;
+        let (hole_on_port, _filler) = black_hole().await;
         let working: SocketAddr = ([127, 0, 0, 1], server.port()).into();
         // The black hole first, as a broken IPv6 route would be. Its own attempt would
         // wait out the 60 s activity timeout; the next address starts after 250 ms.
-        let hole_on_port: SocketAddr = ([127, 0, 0, 2], hole.port()).into();
+        let connected = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = connected.clone();
         let client = Client::builder()
             .timeout(Duration::from_secs(60))
             .resolve("dual.test", server.port(), [hole_on_port, working])
+            .on_connection_event(move |event| {
+                if event.kind == courier::EventKind::Connect {
+                    seen.lock().unwrap().push(event.address);
+                }
+            })
             .build()
             .unwrap();
         // Confirm the hole really hangs (so the test cannot pass by accident).
@@ -114,6 +128,8 @@ async fn happy_eyeballs_goes_past_an_address_that_never_answers() {
 
         let res = client.get(format!("http://dual.test:{}/", server.port())).send().await;
         assert_eq!((res.status().as_u16(), res.text().as_ref()), (200, "hello"), "{}", res.reason());
+        // The connect event names the address that won.
+        assert_eq!(*connected.lock().unwrap(), [Some(working)]);
     })
     .await;
 }

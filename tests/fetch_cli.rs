@@ -162,8 +162,12 @@ async fn json_form_and_resolve_options() {
         // A name only fetch's --resolve knows.
         let resolve = format!("fetch.test:{}:127.0.0.1", server.addr.port());
         let out =
-            fetch(&["--resolve", &resolve, &format!("http://fetch.test:{}/r", server.addr.port())]).await;
+            fetch(&["-v", "--resolve", &resolve, &format!("http://fetch.test:{}/r", server.addr.port())])
+                .await;
         assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        // -v names the address the connection went to.
+        let connect = format!("* connect #1 http://fetch.test:{0} at 127.0.0.1:{0}\n", server.addr.port());
+        assert!(stderr(&out).starts_with(&connect), "{}", stderr(&out));
 
         let got = server.requests();
         assert_eq!((got[0].method.as_str(), got[0].body.as_slice()), ("POST", &br#"{"a":1}"#[..]));
@@ -184,6 +188,33 @@ async fn json_form_and_resolve_options() {
         let out = fetch(&["--resolve", "nonsense", "http://127.0.0.1:1/"]).await;
         assert_eq!(code(&out), Some(2));
         let _ = std::fs::remove_file(file);
+    })
+    .await;
+}
+
+#[cfg(feature = "decompress")]
+#[tokio::test]
+async fn compressed_option_asks_for_and_decodes_gzip() {
+    use std::io::Write;
+    within(async {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(b"decoded by fetch\n").unwrap();
+        let body = gzip.finish().unwrap();
+        let mut response =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", body.len())
+                .into_bytes();
+        response.extend_from_slice(&body);
+        let server = Scripted::respond(response.clone()).await;
+        let out = fetch(&["--compressed", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(0), "stderr: {}", stderr(&out));
+        assert_eq!(stdout(&out), "decoded by fetch\n");
+        assert_eq!(server.requests()[0].header("accept-encoding"), Some("gzip, deflate, br, zstd"));
+
+        // Without the option: no Accept-Encoding, and the bytes as sent.
+        let server = Scripted::respond(response).await;
+        let out = fetch(&[&server.url("/")]).await;
+        assert_eq!(out.stdout, body);
+        assert_eq!(server.requests()[0].header("accept-encoding"), None);
     })
     .await;
 }
@@ -333,7 +364,7 @@ async fn max_time_against_a_silent_server_exits_96() {
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [-C] URL...\n";
+                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
@@ -424,7 +455,7 @@ async fn several_urls_share_one_connection_and_verbose_shows_it() {
         assert_eq!(
             events,
             [
-                format!("* connect #1 {target}"),
+                format!("* connect #1 {target} at {}", server.addr),
                 format!("* idle #1 {target}"),
                 format!("* reuse #1 {target}"),
                 format!("* idle #1 {target}"),

@@ -1,6 +1,8 @@
 //! A response body read after the head (`send_streaming`): the pull API and its `Stream`
 //! and `AsyncRead` adapters. The connection returns to the pool once the body is read.
+//! A compressed body (`decompress(true)`) is decoded here too, chunk by chunk.
 
+use super::decompress::Decoder;
 use super::pool::Lease;
 use super::run::{body_error, release_connection};
 use super::Response;
@@ -10,19 +12,25 @@ use crate::io::Connection;
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
 use futures_util::Stream;
+use http::HeaderMap;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// The unread rest of a streamed response: its connection, decoder and pool slot.
+/// The unread rest of a streamed response: its connection, decoders and pool slot.
 pub(crate) struct BodyReader {
-    conn: Connection,
+    /// The connection and its slot, until the body's end has been read: then they go back
+    /// to the pool (or close), even while decoded chunks are still to be handed out.
+    wire: Option<(Connection, Lease)>,
     decoder: BodyDecoder,
-    lease: Lease,
     /// Why the connection cannot be reused even when the body ends cleanly, if anything.
     blocker: Option<&'static str>,
+    /// The content decoder, for a compressed body that is being decoded.
+    content: Option<Decoder>,
+    /// The trailers, once the body's end has been read.
+    trailers: HeaderMap,
 }
 
 impl fmt::Debug for BodyReader {
@@ -32,18 +40,50 @@ impl fmt::Debug for BodyReader {
 }
 
 impl BodyReader {
-    pub(crate) fn new(conn: Connection, mode: BodyMode, lease: Lease, blocker: Option<&'static str>) -> Self {
-        Self { conn, decoder: BodyDecoder::new(mode), lease, blocker }
+    pub(crate) fn new(
+        conn: Connection,
+        mode: BodyMode,
+        lease: Lease,
+        blocker: Option<&'static str>,
+        content: Option<Decoder>,
+    ) -> Self {
+        Self {
+            wire: Some((conn, lease)),
+            decoder: BodyDecoder::new(mode),
+            blocker,
+            content,
+            trailers: HeaderMap::new(),
+        }
     }
 
-    /// Reads the next body event (a failure is a 597 error).
-    async fn read(&mut self) -> Result<BodyEvent, Error> {
-        self.conn.read_body_event(&mut self.decoder).await.map_err(body_error)
-    }
-
-    /// The body ended cleanly: the connection goes back to the pool (or closes, saying why).
-    fn finish(self) {
-        release_connection(self.lease, self.conn, self.blocker);
+    /// The next piece of the body (decoded, if it is being decoded); `None` at its end.
+    /// A failure is a 597 error.
+    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            if let Some(content) = self.content.as_mut() {
+                if let Some(chunk) = content.next_chunk()? {
+                    return Ok(Some(chunk));
+                }
+            }
+            let Some((conn, _)) = self.wire.as_mut() else { return Ok(None) };
+            match conn.read_body_event(&mut self.decoder).await.map_err(body_error)? {
+                BodyEvent::Data(data) => match self.content.as_mut() {
+                    Some(content) => content.push(data),
+                    None => return Ok(Some(data)),
+                },
+                BodyEvent::End(trailers) => {
+                    self.trailers = trailers;
+                    // The body ended cleanly: the connection goes back to the pool (or
+                    // closes, saying why), before the last decoded chunks are handed out.
+                    if let Some((conn, lease)) = self.wire.take() {
+                        release_connection(lease, conn, self.blocker);
+                    }
+                    if let Some(content) = self.content.as_mut() {
+                        content.finish();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -65,16 +105,15 @@ impl Response {
     /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let Some(reader) = self.body_reader.as_mut() else { return Ok(None) };
-        match reader.read().await {
-            Ok(BodyEvent::Data(data)) => Ok(Some(data)),
-            Ok(BodyEvent::End(trailers)) => {
+        match reader.next().await {
+            Ok(Some(data)) => Ok(Some(data)),
+            Ok(None) => {
                 if let Some(reader) = self.body_reader.take() {
-                    reader.finish();
+                    self.trailers = reader.trailers;
                 }
-                self.trailers = trailers;
                 Ok(None)
             }
-            // Dropping the reader closes the connection.
+            // Dropping the reader closes the connection (if it is still open).
             Err(error) => {
                 self.body_reader = None;
                 Err(error)

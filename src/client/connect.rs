@@ -95,16 +95,21 @@ pub(crate) const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250)
 /// Opens a connection to `target`: the caller's connector if set, else TCP to each
 /// resolved address in turn, the activity timeout applying to each attempt; then, for
 /// https, the TLS handshake on top (the connector's stream is treated exactly like ours).
-pub(crate) async fn connect(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
-    let stream = match plan.proxy {
+/// Also says which address the TCP connection went to (the proxy's, through a proxy),
+/// when courier made it itself.
+pub(crate) async fn connect(
+    target: &Target,
+    plan: &ConnectPlan<'_>,
+) -> Result<(Box<dyn Transport>, Option<SocketAddr>), Error> {
+    let (stream, address) = match plan.proxy {
         None => connect_stream(target, plan).await?,
         Some(proxy) => through_proxy(target, proxy, plan).await?,
     };
     #[cfg(feature = "tls")]
     if target.scheme == "https" {
-        return tls_handshake(stream, target, plan).await;
+        return Ok((tls_handshake(stream, target, plan).await?, address));
     }
-    Ok(stream)
+    Ok((stream, address))
 }
 
 /// A stream to `target` through `proxy`: a connection to the proxy (made like any other,
@@ -114,18 +119,20 @@ async fn through_proxy(
     target: &Target,
     proxy: &super::ProxyServer,
     plan: &ConnectPlan<'_>,
-) -> Result<Box<dyn Transport>, Error> {
-    let stream = connect_stream(&proxy.target(), plan).await?;
-    match proxy.scheme() {
+) -> Result<(Box<dyn Transport>, Option<SocketAddr>), Error> {
+    let (stream, address) = connect_stream(&proxy.target(), plan).await?;
+    let stream = match proxy.scheme() {
         super::ProxyScheme::Http if target.scheme == "https" => {
-            super::proxy::connect_tunnel(stream, target, proxy, plan.proxy_authorization, plan.timeout).await
+            super::proxy::connect_tunnel(stream, target, proxy, plan.proxy_authorization, plan.timeout)
+                .await?
         }
-        super::ProxyScheme::Http => Ok(stream),
+        super::ProxyScheme::Http => stream,
         #[cfg(feature = "socks")]
-        _ => super::proxy::socks_handshake(stream, target, proxy, plan.timeout).await,
+        _ => super::proxy::socks_handshake(stream, target, proxy, plan.timeout).await?,
         #[cfg(not(feature = "socks"))]
-        _ => Err(Error::new(ErrorKind::InvalidRequest, "SOCKS proxies need the `socks` feature")),
-    }
+        _ => return Err(Error::new(ErrorKind::InvalidRequest, "SOCKS proxies need the `socks` feature")),
+    };
+    Ok((stream, address))
 }
 
 /// The TLS handshake; failures are 596 with rustls's reason (unknown issuer, wrong name,
@@ -148,12 +155,16 @@ async fn tls_handshake(
     Ok(Box::new(stream))
 }
 
-async fn connect_stream(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<dyn Transport>, Error> {
+async fn connect_stream(
+    target: &Target,
+    plan: &ConnectPlan<'_>,
+) -> Result<(Box<dyn Transport>, Option<SocketAddr>), Error> {
     let failed =
         |context: String, cause: io::Error| Error::new(ErrorKind::Connect, context).with_source(cause);
     if let Some(connector) = plan.connector {
         return with_timeout(plan.timeout, connector.connect(target.clone()))
             .await
+            .map(|stream| (stream, None))
             .map_err(|cause| failed(format!("connector for {target}"), cause));
     }
     let addresses = with_timeout(plan.timeout, plan.dns.lookup(&target.host, target.port))
@@ -161,7 +172,7 @@ async fn connect_stream(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<d
         .map_err(|cause| failed(format!("resolve {}", target.host), cause))?;
     let addresses = super::dns::interleave(addresses);
     match race(&addresses, plan).await {
-        Ok(stream) => Ok(stream),
+        Ok((stream, address)) => Ok((stream, Some(address))),
         Err(ConnectFailure::Prepare(cause)) => Err(failed("on_prepare".into(), cause)),
         Err(ConnectFailure::Connect(cause)) => {
             let context = match addresses.len() {
@@ -180,7 +191,7 @@ async fn connect_stream(target: &Target, plan: &ConnectPlan<'_>) -> Result<Box<d
 async fn race(
     addresses: &[SocketAddr],
     plan: &ConnectPlan<'_>,
-) -> Result<Box<dyn Transport>, ConnectFailure> {
+) -> Result<(Box<dyn Transport>, SocketAddr), ConnectFailure> {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     let mut attempts = FuturesUnordered::new();
     let mut remaining = addresses.iter();
@@ -188,25 +199,33 @@ async fn race(
     loop {
         if attempts.is_empty() {
             match remaining.next() {
-                Some(&address) => attempts.push(connect_one(address, plan)),
+                Some(&address) => attempts.push(attempt(address, plan)),
                 None => return Err(ConnectFailure::Connect(last_failure)),
             }
         }
         let more = remaining.len() > 0;
         tokio::select! {
             Some(outcome) = attempts.next() => match outcome {
-                Ok(stream) => return Ok(stream),
+                Ok(connected) => return Ok(connected),
                 // The caller's hook refused: no point trying other addresses.
                 Err(ConnectFailure::Prepare(cause)) => return Err(ConnectFailure::Prepare(cause)),
                 Err(ConnectFailure::Connect(cause)) => last_failure = cause,
             },
             () = tokio::time::sleep(CONNECTION_ATTEMPT_DELAY), if more => {
                 if let Some(&address) = remaining.next() {
-                    attempts.push(connect_one(address, plan));
+                    attempts.push(attempt(address, plan));
                 }
             }
         }
     }
+}
+
+/// One attempt of the race, saying which address it was.
+async fn attempt(
+    address: SocketAddr,
+    plan: &ConnectPlan<'_>,
+) -> Result<(Box<dyn Transport>, SocketAddr), ConnectFailure> {
+    connect_one(address, plan).await.map(|stream| (stream, address))
 }
 
 enum ConnectFailure {

@@ -171,6 +171,11 @@ impl Download {
             Err(error) => return fatal(format!("inspect {}: {error}", self.path.display())),
         };
         let mut request = self.client.get(&self.url);
+        // Range offsets count the bytes on the wire: a decoded body would not match them.
+        #[cfg(feature = "decompress")]
+        {
+            request = request.decompress(false);
+        }
         if offset > 0 {
             request = request.header("range", format!("bytes={offset}-"));
             match (etag.as_deref(), modified) {

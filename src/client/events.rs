@@ -36,6 +36,9 @@ pub struct ConnectionEvent {
     pub target: String,
     /// The session id it was made under, if any.
     pub session: Option<String>,
+    /// For `Connect`: the address the connection went to (which one Happy Eyeballs
+    /// chose), when courier opened it itself (not through a custom connector).
+    pub address: Option<std::net::SocketAddr>,
 }
 
 impl ConnectionEvent {
@@ -46,12 +49,14 @@ impl ConnectionEvent {
             id,
             target: format!("{}://{host}:{}", key.scheme, key.port),
             session: key.session.clone(),
+            address: None,
         }
     }
 }
 
 impl fmt::Display for ConnectionEvent {
-    /// `connect #1 http://127.0.0.1:8080`, `close #1 http://127.0.0.1:8080 (idle timeout)`.
+    /// `connect #1 http://localhost:8080 at 127.0.0.1:8080`,
+    /// `close #1 http://localhost:8080 (idle timeout)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (what, reason) = match self.kind {
             EventKind::Connect => ("connect", None),
@@ -61,6 +66,9 @@ impl fmt::Display for ConnectionEvent {
             EventKind::Close(reason) => ("close", Some(reason)),
         };
         write!(f, "{what} #{} {}", self.id, self.target)?;
+        if let Some(address) = self.address {
+            write!(f, " at {address}")?;
+        }
         if let Some(session) = &self.session {
             write!(f, " session={session}")?;
         }

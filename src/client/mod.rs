@@ -4,6 +4,7 @@ mod body_stream;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
+mod decompress;
 mod dns;
 mod download;
 mod events;
@@ -21,6 +22,11 @@ pub use body_stream::BodyAsyncRead;
 pub use connect::{ConnectFuture, Connector, Target};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
+#[cfg(feature = "decompress")]
+pub use decompress::{
+    DECODED_CHUNK_SIZE, MAX_COMPRESSION_RATIO, MAX_CONTENT_CODINGS, MAX_DECODED_SIZE, MAX_ZSTD_WINDOW,
+    RATIO_GRACE,
+};
 pub use dns::{Resolve, ResolveFuture};
 pub use download::{Download, DownloadFailed, Downloaded, DEFAULT_DOWNLOAD_ATTEMPTS};
 pub use events::{ConnectionEvent, EventKind};
@@ -324,6 +330,12 @@ impl ClientBuilder {
 
     /// Ask for compressed responses (`Accept-Encoding: gzip, deflate, br, zstd`) and
     /// decode them, for every request of this client (default off: it changes the wire).
+    ///
+    /// A decoded response loses its Content-Encoding and Content-Length headers. Bodies
+    /// are decoded in bounded memory for `send()`, `on_body` and streaming alike. Over
+    /// [`MAX_DECODED_SIZE`], past [`MAX_COMPRESSION_RATIO`] (after [`RATIO_GRACE`]), more
+    /// than [`MAX_CONTENT_CODINGS`] codings, or corrupt data: 597. An unknown coding, a
+    /// 206, or a request with its own Accept-Encoding header is left raw.
     #[cfg(feature = "decompress")]
     pub fn decompress(mut self, enable: bool) -> Self {
         self.decompress = enable;

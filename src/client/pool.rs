@@ -494,11 +494,15 @@ impl Lease {
         Some(connection)
     }
 
-    /// The request opened a new connection under this slot.
-    pub(crate) fn opened(&mut self) {
+    /// The request opened a new connection under this slot (to `address`, when known).
+    pub(crate) fn opened(&mut self, address: Option<std::net::SocketAddr>) {
         let id = self.shared.next_id();
         self.connection_id = Some(id);
-        self.shared.notify(EventKind::Connect, &self.key, id);
+        if let Some(observer) = &self.shared.observer {
+            let mut event = ConnectionEvent::new(EventKind::Connect, &self.key, id);
+            event.address = address;
+            observer(&event);
+        }
     }
 
     /// The request dropped a reused connection that failed before any response byte and

@@ -396,7 +396,8 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// Ask for a compressed response and decode it (`Accept-Encoding: gzip, deflate, br,
-    /// zstd`; default: the client's setting, off unless enabled).
+    /// zstd`; default: the client's setting, off unless enabled). The rules and caps are
+    /// those of [`ClientBuilder::decompress`](crate::ClientBuilder::decompress).
     #[cfg(feature = "decompress")]
     pub fn decompress(mut self, enable: bool) -> Self {
         self.options.decompress = enable;

@@ -1,8 +1,9 @@
 //! Builds one hop's request head: the caller's headers plus the seed's defaults.
 //!
 //! Defaults (each replaced by a caller header of the same name, or suppressed with
-//! `remove_header`): Host, User-Agent, TE, Connection, Referer (on redirect hops) and
-//! Content-Length (when there is a body, or the method expects one).
+//! `remove_header`): Host, User-Agent, Accept-Encoding (with `decompress(true)`), TE,
+//! Connection, Referer (on redirect hops) and Content-Length (when there is a body, or the
+//! method expects one).
 
 use super::request::Request;
 use crate::h1;
@@ -34,6 +35,8 @@ pub(crate) struct Route<'a> {
     pub(crate) streamed_body: Option<Option<u64>>,
     /// The URL of the response that redirected here, if any (for Referer).
     pub(crate) referer: Option<&'a Url>,
+    /// Ask for compressed content (`decompress(true)`): Accept-Encoding.
+    pub(crate) accept_encoding: bool,
 }
 
 /// Appends the request line and header fields for `request` to `dst`: Host first (as
@@ -77,6 +80,9 @@ pub(crate) fn write(
         }
     };
     add_default(header::USER_AGENT, Some(user_agent.as_bytes()));
+    if route.accept_encoding {
+        add_default(header::ACCEPT_ENCODING, Some(super::decompress::ACCEPT_ENCODING));
+    }
     // We decode chunked trailers, so say so; TE is hop-by-hop and must be named in Connection.
     add_default(header::TE, Some(b"trailers"));
     let sends_te = !matches!(request.caller_header(&header::TE), Some(None));

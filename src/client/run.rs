@@ -3,6 +3,7 @@
 
 use super::body_stream::BodyReader;
 use super::connect::{self, ConnectPlan};
+use super::decompress::Decoder;
 use super::pool::{Lease, PoolKey};
 use super::redirect;
 use super::request::{OnBody, OnProgress, Options, Progress, Request};
@@ -131,6 +132,7 @@ async fn exchange(
             _ => proxy.authorization(),
         });
     let cookie = jar_cookie(request, options);
+    let decoding = wants_decoding(request, options);
     // A streamed body is used once, by the first hop (later hops either drop the body or,
     // for 307/308, are not followed).
     let mut upload = options.upload.take();
@@ -146,6 +148,7 @@ async fn exchange(
         cookie: cookie.as_ref(),
         streamed_body: upload.as_ref().map(|upload| upload.length),
         referer,
+        accept_encoding: decoding,
     };
     // The activity timeout counts while the request waits for a slot, too.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
@@ -183,8 +186,8 @@ async fn exchange(
                 let target =
                     connect::Target { scheme: key.scheme.clone(), host: key.host.clone(), port: key.port };
                 match connect::connect(&target, &plan).await {
-                    Ok(io) => {
-                        lease.opened();
+                    Ok((io, address)) => {
+                        lease.opened(address);
                         (Connection::new(io, options.read_buffer_size, options.timeout), false)
                     }
                     Err(error) => return Hop::Final(Response::from_error(url, error)),
@@ -243,8 +246,8 @@ async fn exchange(
         match redirect::location(response.headers()) {
             Err(error) => return Hop::Final(response.fail(error)),
             Ok(Some(location)) => {
-                return match read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT, None).await
-                {
+                let body = read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT, None, None);
+                return match body.await {
                     Ok(complete) => {
                         reuse.release(lease, conn, request, &response, complete);
                         Hop::Redirect(response, location)
@@ -257,6 +260,23 @@ async fn exchange(
         }
     }
 
+    let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let handed_over = options.want_body_handle && (!mode.is_empty() || switched);
+    // Content decoding: only a body that is read here (not a redirect hop's, not a handed
+    // over connection), and not a range (a piece of an encoded body cannot be decoded alone).
+    let mut content = None;
+    if decoding
+        && !mode.is_empty()
+        && !handed_over
+        && !switched
+        && response.status() != StatusCode::PARTIAL_CONTENT
+    {
+        match Decoder::for_response(&mut response.headers) {
+            Ok(decoder) => content = decoder,
+            Err(error) => return Hop::Final(response.fail(error)),
+        }
+    }
+
     if let Some(on_header) = options.on_header.as_mut() {
         if !on_header(&response) {
             return Hop::Final(
@@ -264,8 +284,7 @@ async fn exchange(
             );
         }
     }
-    let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-    if options.want_body_handle && (!mode.is_empty() || switched) {
+    if handed_over {
         lease.hand_over();
         let (io, buffered) = conn.into_parts();
         response.body_handle = Some(BodyHandle::new(io, buffered.freeze()));
@@ -274,15 +293,14 @@ async fn exchange(
     // A streamed response returns now; its body is read by the caller (`Response::chunk`).
     if options.stream_body && !mode.is_empty() {
         let blocker = reuse.blocker(request, &response);
-        response.body_reader = Some(BodyReader::new(conn, mode, lease, blocker));
+        response.body_reader = Some(BodyReader::new(conn, mode, lease, blocker, content));
         return Hop::Final(response);
     }
     if let BodyMode::Length(length) = mode {
         meter.progress.receive_total = Some(length);
     }
-    match read_body(&mut conn, &mut response, mode, options.on_body.as_mut(), usize::MAX, Some(&mut meter))
-        .await
-    {
+    let on_body = options.on_body.as_mut();
+    match read_body(&mut conn, &mut response, mode, on_body, usize::MAX, Some(&mut meter), content).await {
         Ok(complete) => {
             reuse.release(lease, conn, request, &response, complete);
             Hop::Final(response)
@@ -299,6 +317,18 @@ fn jar_cookie(request: &Request, options: &Options<'_>) -> Option<http::HeaderVa
     }
     let _ = (request, options);
     None
+}
+
+/// True when this hop asks for compressed content and decodes it: `decompress(true)`, and
+/// the caller has neither set nor removed Accept-Encoding (then the body is theirs to decode).
+fn wants_decoding(request: &Request, options: &Options<'_>) -> bool {
+    #[cfg(feature = "decompress")]
+    return options.decompress && request.caller_header(&header::ACCEPT_ENCODING).is_none();
+    #[cfg(not(feature = "decompress"))]
+    {
+        let _ = (request, options);
+        false
+    }
 }
 
 /// The pool's TLS tag for this request: its TLS mode for https, none for http.
@@ -522,50 +552,95 @@ fn expects_continue(request: &Request) -> bool {
     matches!(request.caller_header(&header::EXPECT), Some(Some(value)) if value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
-/// Reads the body into `response` (or through `on_body`), keeping at most `keep` bytes.
-/// `Ok(true)` when the body was read to its end, `Ok(false)` when it was cut at `keep`.
+/// Reads the body into `response` (or through `on_body`), keeping at most `keep` bytes,
+/// decoding it through `content` if given. `Ok(true)` when the body was read to its end,
+/// `Ok(false)` when it was cut at `keep`.
 async fn read_body(
     conn: &mut Connection,
     response: &mut Response,
     mode: BodyMode,
-    mut on_body: Option<&mut OnBody<'_>>,
+    on_body: Option<&mut OnBody<'_>>,
     keep: usize,
     mut meter: Option<&mut Meter<'_, '_>>,
+    mut content: Option<Decoder>,
 ) -> Result<bool, Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
-    let mut collected = BodyCollector::new(mode);
+    let mut sink = BodySink { on_body, collected: BodyCollector::new(mode), keep };
     let outcome = loop {
         match conn.read_body_event(&mut decoder).await {
             Ok(BodyEvent::Data(data)) => {
                 if let Some(meter) = meter.as_mut() {
                     meter.received(data.len());
                 }
-                match on_body.as_mut() {
-                    Some(on_body) => {
-                        if !on_body(&data, response) {
-                            break Err(Error::new(ErrorKind::Aborted, "request cancelled by on_body"));
-                        }
+                let flow = match content.as_mut() {
+                    None => sink.take(data, response),
+                    Some(content) => {
+                        content.push(data);
+                        sink.take_decoded(content, response)
                     }
-                    None => {
-                        if collected.len() + data.len() > keep {
-                            // Only redirect hops set a limit; their connection is not reused,
-                            // so the unread rest of the body can simply be left behind.
-                            collected.push(data.slice(..keep - collected.len()));
-                            break Ok(false);
-                        }
-                        collected.push(data);
-                    }
+                };
+                match flow {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(false),
+                    Err(error) => break Err(error),
                 }
             }
             Ok(BodyEvent::End(trailers)) => {
                 response.trailers = trailers;
+                if let Some(content) = content.as_mut() {
+                    content.finish();
+                    // The wire body is complete whatever the decoded one does.
+                    if let Err(error) = sink.take_decoded(content, response) {
+                        break Err(error);
+                    }
+                }
                 break Ok(true);
             }
             Err(error) => break Err(body_error(error)),
         }
     };
-    response.body = collected.finish();
+    response.body = sink.collected.finish();
     outcome
+}
+
+/// Where body pieces go: `on_body`, or the collector (up to `keep` bytes).
+struct BodySink<'c, 'a> {
+    on_body: Option<&'c mut OnBody<'a>>,
+    collected: BodyCollector,
+    keep: usize,
+}
+
+impl BodySink<'_, '_> {
+    /// Takes one piece; `Ok(false)` when the body was cut at `keep`.
+    fn take(&mut self, data: Bytes, response: &Response) -> Result<bool, Error> {
+        match self.on_body.as_mut() {
+            Some(on_body) => {
+                if !on_body(&data, response) {
+                    return Err(Error::new(ErrorKind::Aborted, "request cancelled by on_body"));
+                }
+            }
+            None => {
+                if self.collected.len() + data.len() > self.keep {
+                    // Only redirect hops set a limit; their connection is not reused,
+                    // so the unread rest of the body can simply be left behind.
+                    self.collected.push(data.slice(..self.keep - self.collected.len()));
+                    return Ok(false);
+                }
+                self.collected.push(data);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Takes every chunk `content` can decode from what it has been fed so far.
+    fn take_decoded(&mut self, content: &mut Decoder, response: &Response) -> Result<bool, Error> {
+        while let Some(chunk) = content.next_chunk()? {
+            if !self.take(chunk, response)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Counts bytes for the progress callback.
