@@ -20,6 +20,8 @@ use tokio_tungstenite::WebSocketStream;
 
 /// A close reason is at most 123 bytes: a control frame carries 125, two are the code.
 const MAX_CLOSE_REASON: usize = 123;
+/// The reason tungstenite puts in the Close frame it substitutes for an invalid one.
+const TUNGSTENITE_PROTOCOL_VIOLATION: &str = "Protocol violation";
 /// A ping's payload is at most 125 bytes (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
@@ -464,6 +466,13 @@ impl Receiver {
             Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned()),
             None => (1005, String::new()),
         };
+        // tungstenite answers a Close frame with a code no endpoint may send (or a 1-byte
+        // payload) itself, with 1002 "Protocol violation", and hands us that frame in place
+        // of the client's: the client broke the protocol, it did not close cleanly.
+        if code == 1002 && reason == TUNGSTENITE_PROTOCOL_VIOLATION {
+            let error = Some("the client's Close frame was invalid".to_owned());
+            return Finish { code, reason, by_peer: false, clean: false, error };
+        }
         Finish { code, reason, by_peer: true, clean: true, error: None }
     }
 
