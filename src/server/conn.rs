@@ -381,9 +381,19 @@ async fn reject(
 ) -> Next {
     let reply = http_error(info, shared, Reply::error(status, message));
     let mut keep_alive = false;
-    let _ = write_reply(conn, reply, &Method::GET, Version::HTTP_11, &mut keep_alive, shared, None).await;
+    if write_reply(conn, reply, &Method::GET, Version::HTTP_11, &mut keep_alive, shared, None).await.is_ok() {
+        // Lingering close: the client may still be sending (the body of a refused upload,
+        // the rest of a huge head). Closing with those bytes unread would send a reset,
+        // which can destroy the refusal before the client reads it. So: FIN, then read
+        // and discard until the client closes too, for a short while.
+        conn.shutdown().await;
+        let _ = tokio::time::timeout(LINGER, conn.discard_until_closed()).await;
+    }
     Next::Close
 }
+
+/// How long a refused connection is read and discarded after the refusal (see `reject`).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Shows an error reply the server is about to send to `on_error`, which may change it.
 fn http_error(info: &ConnectionInfo, shared: &Shared, reply: Reply) -> Reply {
