@@ -73,9 +73,9 @@ pub use client::{
     default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
     ConnectFuture, ConnectionEvent, Connector, Download, DownloadFailed, Downloaded, EventKind, HostStats,
     IntoUrl, Multipart, PoolStats, Progress, Proxy, ProxyScheme, ProxyServer, RequestBuilder, RequestGuard,
-    Resolve, ResolveFuture, Response, Target, UrlArg, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_PER_HOST,
-    DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_TIMEOUT,
-    DEFAULT_USER_AGENT,
+    Resolve, ResolveFuture, Response, Target, UrlArg, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_PER_HOST, DEFAULT_MAX_RECURSE, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_READ_BUFFER_SIZE,
+    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 #[cfg(feature = "cookies")]
 pub use client::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};

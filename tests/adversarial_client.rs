@@ -1099,8 +1099,8 @@ async fn trailers_never_become_headers() {
 
 #[tokio::test]
 async fn an_endless_body_read_through_on_body_is_cut_off_when_the_caller_stops() {
-    // A final body collected in memory is as long as the server makes it (the caller asked
-    // for it whole); on_body is the bounded way, and returning false ends the read at once.
+    // on_body is the unbounded way (nothing is collected); returning false ends the read
+    // at once.
     const ENOUGH: usize = 1024 * 1024;
     let (server, mut reports) = flood(b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), vec![b'z'; 4096]).await;
     let mut seen = 0;
@@ -1120,4 +1120,26 @@ async fn an_endless_body_read_through_on_body_is_cut_off_when_the_caller_stops()
     let flooded = within(reports.recv()).await.unwrap();
     assert!(flooded.cut_off, "{flooded:?}");
     assert!(flooded.written < ENOUGH + FLOOD_BOUND, "{flooded:?}");
+}
+
+#[tokio::test]
+async fn an_endless_collected_body_ends_in_597_at_max_body_size() {
+    const LIMIT: u64 = 256 * 1024;
+    let (server, mut reports) = flood(b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), vec![b'z'; 4096]).await;
+    let res = within(client().get(server.url("/")).max_body_size(LIMIT).send()).await;
+    assert_eq!(res.status().as_u16(), 597, "{}", res.reason());
+    assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::ResponseBody));
+    assert!(res.reason().contains("larger than 262144 bytes"), "{}", res.reason());
+    // What arrived within the limit is kept (a failed response keeps its partial body);
+    // the rest was never read.
+    assert!(res.body().len() as u64 <= LIMIT, "{}", res.body().len());
+    let flooded = within(reports.recv()).await.unwrap();
+    assert!(flooded.cut_off, "{flooded:?}");
+    assert!(flooded.written < LIMIT as usize + FLOOD_BOUND, "{flooded:?}");
+
+    // A body of exactly the limit is fine.
+    let exact = format!("HTTP/1.1 200 OK\r\ncontent-length: {LIMIT}\r\n\r\n{}", "y".repeat(LIMIT as usize));
+    let server = Scripted::respond(exact).await;
+    let res = within(client().get(server.url("/")).max_body_size(LIMIT).send()).await;
+    assert_eq!((res.status().as_u16(), res.body().len() as u64), (200, LIMIT), "{}", res.reason());
 }

@@ -53,6 +53,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_USER_AGENT: &str = concat!("courier/", env!("CARGO_PKG_VERSION"));
 /// Bytes asked of the socket per read unless a request says otherwise.
 pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
+/// Largest response body collected in memory by default (`send()` without `on_body`);
+/// past it the response is a 597. Stream larger bodies (`on_body`, `send_streaming`,
+/// `Download`), which have no such limit.
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 1 << 30;
 /// The seed's `$MAX_PER_HOST`: most connections per host (per pool key).
 pub const DEFAULT_MAX_PER_HOST: usize = 4;
 /// The seed's `$PERSISTENT_TIMEOUT`: how long an idle connection is kept.
@@ -84,6 +88,7 @@ pub(crate) struct Config {
     pub(crate) max_recurse: u32,
     pub(crate) user_agent: HeaderValue,
     pub(crate) read_buffer_size: usize,
+    pub(crate) max_body_size: u64,
     pub(crate) pool: Pool,
     /// `None`: the global default ([`set_proxy`], else the environment) at request time.
     pub(crate) proxy: Option<Proxy>,
@@ -128,6 +133,7 @@ impl Client {
             max_recurse: DEFAULT_MAX_RECURSE,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
             max_per_host: DEFAULT_MAX_PER_HOST,
             persistent_timeout: DEFAULT_PERSISTENT_TIMEOUT,
             observer: None,
@@ -192,6 +198,7 @@ pub struct ClientBuilder {
     max_recurse: u32,
     user_agent: String,
     read_buffer_size: usize,
+    max_body_size: u64,
     max_per_host: usize,
     persistent_timeout: Duration,
     observer: Option<Observer>,
@@ -239,6 +246,14 @@ impl ClientBuilder {
     /// Bytes asked of the socket per read (seed: `handle_params` `max_read_size`).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// Largest response body collected in memory (default [`DEFAULT_MAX_BODY_SIZE`], 1 GiB):
+    /// a larger one ends in 597 instead of exhausting memory. Bodies given to `on_body` or
+    /// read with `send_streaming` are not collected and not limited.
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.max_body_size = bytes;
         self
     }
 
@@ -351,6 +366,7 @@ impl ClientBuilder {
             max_recurse: self.max_recurse,
             user_agent,
             read_buffer_size: self.read_buffer_size,
+            max_body_size: self.max_body_size,
             pool: Pool::new(self.max_per_host, self.persistent_timeout, self.observer),
             proxy: self.proxy,
             #[cfg(feature = "cookies")]

@@ -70,6 +70,8 @@ pub(crate) struct Options<'a> {
     pub(crate) timeout: Duration,
     pub(crate) recurse: u32,
     pub(crate) read_buffer_size: usize,
+    /// Largest body collected in memory (597 beyond it).
+    pub(crate) max_body_size: u64,
     pub(crate) on_header: Option<OnHeader<'a>>,
     pub(crate) on_body: Option<OnBody<'a>>,
     pub(crate) want_body_handle: bool,
@@ -112,6 +114,7 @@ impl<'a> RequestBuilder<'a> {
             timeout: config.timeout,
             recurse: config.max_recurse,
             read_buffer_size: config.read_buffer_size,
+            max_body_size: config.max_body_size,
             on_header: None,
             on_body: None,
             want_body_handle: false,
@@ -308,6 +311,13 @@ impl<'a> RequestBuilder<'a> {
     /// How many bytes to ask the socket for per read (the seed's `max_read_size`).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.options.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// Largest response body collected in memory (default: the client's, 1 GiB); a larger
+    /// one ends in 597. See [`ClientBuilder::max_body_size`](crate::ClientBuilder::max_body_size).
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.options.max_body_size = bytes;
         self
     }
 

@@ -246,7 +246,15 @@ async fn exchange(
         match redirect::location(response.headers()) {
             Err(error) => return Hop::Final(response.fail(error)),
             Ok(Some(location)) => {
-                let body = read_body(&mut conn, &mut response, mode, None, REDIRECT_BODY_LIMIT, None, None);
+                let body = read_body(
+                    &mut conn,
+                    &mut response,
+                    mode,
+                    None,
+                    Collect::Keep(REDIRECT_BODY_LIMIT),
+                    None,
+                    None,
+                );
                 return match body.await {
                     Ok(complete) => {
                         reuse.release(lease, conn, request, &response, complete);
@@ -300,7 +308,8 @@ async fn exchange(
         meter.progress.receive_total = Some(length);
     }
     let on_body = options.on_body.as_mut();
-    match read_body(&mut conn, &mut response, mode, on_body, usize::MAX, Some(&mut meter), content).await {
+    let collect = Collect::UpTo(options.max_body_size);
+    match read_body(&mut conn, &mut response, mode, on_body, collect, Some(&mut meter), content).await {
         Ok(complete) => {
             reuse.release(lease, conn, request, &response, complete);
             Hop::Final(response)
@@ -560,12 +569,12 @@ async fn read_body(
     response: &mut Response,
     mode: BodyMode,
     on_body: Option<&mut OnBody<'_>>,
-    keep: usize,
+    collect: Collect,
     mut meter: Option<&mut Meter<'_, '_>>,
     mut content: Option<Decoder>,
 ) -> Result<bool, Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
-    let mut sink = BodySink { on_body, collected: BodyCollector::new(mode), keep };
+    let mut sink = BodySink { on_body, collected: BodyCollector::new(mode), collect };
     let outcome = loop {
         match conn.read_body_event(&mut decoder).await {
             Ok(BodyEvent::Data(data)) => {
@@ -603,11 +612,22 @@ async fn read_body(
     outcome
 }
 
-/// Where body pieces go: `on_body`, or the collector (up to `keep` bytes).
+/// How much of a body the collector takes (bodies given to `on_body` are not collected).
+#[derive(Clone, Copy)]
+enum Collect {
+    /// A redirect hop: keep the first N bytes and stop reading (the connection is not
+    /// reused, so the unread rest can be left behind).
+    Keep(usize),
+    /// The final response: all of it, but past N bytes the response fails (597) rather
+    /// than exhausting memory.
+    UpTo(u64),
+}
+
+/// Where body pieces go: `on_body`, or the collector.
 struct BodySink<'c, 'a> {
     on_body: Option<&'c mut OnBody<'a>>,
     collected: BodyCollector,
-    keep: usize,
+    collect: Collect,
 }
 
 impl BodySink<'_, '_> {
@@ -620,13 +640,21 @@ impl BodySink<'_, '_> {
                 }
             }
             None => {
-                if self.collected.len() + data.len() > self.keep {
-                    // Only redirect hops set a limit; their connection is not reused,
-                    // so the unread rest of the body can simply be left behind.
-                    self.collected.push(data.slice(..self.keep - self.collected.len()));
-                    return Ok(false);
+                let total = self.collected.len() + data.len();
+                match self.collect {
+                    Collect::Keep(keep) if total > keep => {
+                        self.collected.push(data.slice(..keep - self.collected.len()));
+                        return Ok(false);
+                    }
+                    Collect::UpTo(limit) if total as u64 > limit => {
+                        let message = format!(
+                            "the response body is larger than {limit} bytes (max_body_size); \
+                             stream it with on_body or send_streaming"
+                        );
+                        return Err(Error::new(ErrorKind::ResponseBody, message));
+                    }
+                    _ => self.collected.push(data),
                 }
-                self.collected.push(data);
             }
         }
         Ok(true)
