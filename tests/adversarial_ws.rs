@@ -14,9 +14,12 @@ use courier::ws::{Connection, EstablishError, Finish, Message, WebSocketServer};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::within;
+#[path = "support/ws_frames.rs"]
+mod ws_frames;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use ws_frames::*;
 
 // ---------------------------------------------------------------------------------------
 // Servers
@@ -75,40 +78,6 @@ async fn next_session(rx: &mut mpsc::UnboundedReceiver<Result<Session, Establish
 // Raw frames
 // ---------------------------------------------------------------------------------------
 
-fn handshake_request(path: &str, extra: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
-const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
-
-/// A frame with the given first byte (FIN, RSV and opcode bits), masked unless `masked`
-/// is false.
-fn raw_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let mut bytes = vec![first];
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        len @ 0..=125 => bytes.push(mask_bit | len as u8),
-        len @ 126..=65535 => {
-            bytes.push(mask_bit | 126);
-            bytes.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            bytes.push(mask_bit | 127);
-            bytes.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        bytes.extend_from_slice(&KEY);
-        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
-    } else {
-        bytes.extend_from_slice(payload);
-    }
-    bytes
-}
-
 /// A complete (FIN) masked frame.
 fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     raw_frame(0x80 | opcode, payload, true)
@@ -131,42 +100,6 @@ fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
     let mut payload = code.to_be_bytes().to_vec();
     payload.extend_from_slice(reason);
     payload
-}
-
-/// Reads one server frame (servers never mask): FIN+opcode byte and payload.
-async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.expect("a frame head");
-    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
-    let len = match head[1] & 0x7f {
-        126 => u64::from(stream.read_u16().await.unwrap()),
-        127 => stream.read_u64().await.unwrap(),
-        len => u64::from(len),
-    };
-    assert!(len <= 16 << 20, "an absurd frame from the server: {len}");
-    let mut payload = vec![0u8; len as usize];
-    stream.read_exact(&mut payload).await.unwrap();
-    (head[0] & 0x0f, payload)
-}
-
-/// Opens a raw WebSocket on `addr` (the 101 read and checked), with `early` bytes sent in
-/// the same write as the handshake.
-async fn raw_websocket(addr: SocketAddr, path: &str, early: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut bytes = handshake_request(path, "").into_bytes();
-    bytes.extend_from_slice(early);
-    stream.write_all(&bytes).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(stream.read_u8().await.unwrap());
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"), "{}", String::from_utf8_lossy(&head));
-    stream
-}
-
-fn close_code(payload: &[u8]) -> u16 {
-    assert!(payload.len() >= 2, "a close frame with a code: {payload:?}");
-    u16::from_be_bytes([payload[0], payload[1]])
 }
 
 /// Expects the server's Close frame (any data frames before it are skipped) and then the

@@ -12,6 +12,8 @@ use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::{example_binary, within};
+#[path = "support/ws_frames.rs"]
+mod ws_frames;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -20,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
+use ws_frames::*;
 
 type Established<T> = Result<(Connection, T), EstablishError>;
 
@@ -103,70 +106,9 @@ async fn raw_exchange(addr: SocketAddr, request: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-fn handshake_request(path: &str, extra: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
 /// A client frame: FIN set, masked unless `masked` is false.
 fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let mut bytes = vec![0x80 | opcode];
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        len @ 0..=125 => bytes.push(mask_bit | len as u8),
-        len @ 126..=65535 => {
-            bytes.push(mask_bit | 126);
-            bytes.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            bytes.push(mask_bit | 127);
-            bytes.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        let key = [0x12, 0x34, 0x56, 0x78];
-        bytes.extend_from_slice(&key);
-        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        bytes.extend_from_slice(payload);
-    }
-    bytes
-}
-
-/// Reads one server frame (servers never mask): opcode and payload.
-async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.unwrap();
-    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
-    let len = match head[1] & 0x7f {
-        126 => u64::from(stream.read_u16().await.unwrap()),
-        127 => stream.read_u64().await.unwrap(),
-        len => u64::from(len),
-    };
-    let mut payload = vec![0u8; len as usize];
-    stream.read_exact(&mut payload).await.unwrap();
-    (head[0] & 0x0f, payload)
-}
-
-/// Opens a raw WebSocket on `addr` (handshake answered with 101, head consumed).
-async fn raw_websocket(addr: SocketAddr, early: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut bytes = handshake_request("/", "").into_bytes();
-    bytes.extend_from_slice(early);
-    stream.write_all(&bytes).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(stream.read_u8().await.unwrap());
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"), "{}", String::from_utf8_lossy(&head));
-    stream
-}
-
-/// The code of a Close frame's payload.
-fn close_code(payload: &[u8]) -> u16 {
-    u16::from_be_bytes([payload[0], payload[1]])
+    raw_frame(0x80 | opcode, payload, masked)
 }
 
 /// Expects the server's Close frame with `code`, then the end of the connection.
@@ -474,7 +416,7 @@ async fn a_client_that_never_answers_the_close_is_dropped_after_the_close_timeou
     within(async {
         let ws = WebSocketServer::new().close_timeout(Duration::from_millis(300));
         let (addr, mut established) = listen(ws).await;
-        let mut raw = raw_websocket(addr, b"").await;
+        let mut raw = raw_websocket(addr, "/", b"").await;
         let (connection, ()) = accepted(&mut established).await;
         let closing = tokio::spawn(async move {
             let mut connection = connection;
@@ -533,7 +475,7 @@ async fn split_halves_send_from_another_task_while_receiving() {
 async fn a_client_that_just_disconnects_finishes_with_1006() {
     within(async {
         let (addr, mut established) = listen(WebSocketServer::new()).await;
-        let raw = raw_websocket(addr, b"").await;
+        let raw = raw_websocket(addr, "/", b"").await;
         let (connection, ()) = accepted(&mut established).await;
         let server = tokio::spawn(echo(connection));
         drop(raw); // FIN without a Close frame
@@ -548,7 +490,7 @@ async fn a_client_that_just_disconnects_finishes_with_1006() {
 async fn dropping_the_receiver_finishes_the_connection_for_every_sender() {
     within(async {
         let (addr, mut established) = listen(WebSocketServer::new()).await;
-        let mut raw = raw_websocket(addr, b"").await;
+        let mut raw = raw_websocket(addr, "/", b"").await;
         let (connection, ()) = accepted(&mut established).await;
         let (sender, receiver) = connection.split();
         let waiter = {
@@ -636,7 +578,7 @@ async fn protocol_errors_close_with_their_codes() {
             ("reserved close code", frame(0x8, &1005u16.to_be_bytes(), true), 1002),
         ];
         for (what, bytes, code) in cases {
-            let mut raw = raw_websocket(addr, b"").await;
+            let mut raw = raw_websocket(addr, "/", b"").await;
             let (connection, ()) = accepted(&mut established).await;
             let server = tokio::spawn(echo(connection));
             raw.write_all(&bytes).await.unwrap();
@@ -658,7 +600,7 @@ async fn protocol_errors_close_with_their_codes() {
 async fn a_huge_declared_length_is_refused_without_allocating_it() {
     within(async {
         let (addr, mut established) = listen(WebSocketServer::new()).await;
-        let mut raw = raw_websocket(addr, b"").await;
+        let mut raw = raw_websocket(addr, "/", b"").await;
         let (connection, ()) = accepted(&mut established).await;
         let server = tokio::spawn(echo(connection));
         // A binary frame announcing 2^63 - 1 bytes, masked, with no payload behind it.
@@ -696,7 +638,7 @@ async fn fragmented_messages_are_reassembled() {
     within(async {
         let (addr, mut established) = listen(WebSocketServer::new()).await;
         let (connection, ()) = {
-            let mut raw = raw_websocket(addr, b"").await;
+            let mut raw = raw_websocket(addr, "/", b"").await;
             let accepted = accepted(&mut established).await;
             // "hello " + "wor" + "ld" in three frames, a ping in the middle.
             let mut bytes = frame(0x1, b"hello ", true);
