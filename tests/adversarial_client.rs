@@ -115,8 +115,26 @@ struct Flooded {
     cut_off: bool,
 }
 
-/// A server that answers the first request with `prefix`, then `filler` again and again
-/// (one write each, yielding in between) until a write fails or [`FLOOD_CAP`] is reached.
+/// Writes `prefix`, then `filler` again and again (one write each, yielding in between)
+/// until a write fails or [`FLOOD_CAP`] is reached; reports what it managed, and keeps the
+/// connection open unless the client cut it off.
+async fn flood_peer(mut peer: Peer, prefix: &[u8], filler: &[u8], report: &mpsc::UnboundedSender<Flooded>) {
+    let mut written = 0;
+    let mut cut_off = peer.stream.write_all(prefix).await.is_err();
+    while !cut_off && written < FLOOD_CAP {
+        match peer.stream.write_all(filler).await {
+            Ok(()) => written += filler.len(),
+            Err(_) => cut_off = true,
+        }
+        tokio::task::yield_now().await;
+    }
+    let _ = report.send(Flooded { written, cut_off });
+    if !cut_off {
+        peer.hold().await;
+    }
+}
+
+/// A server that answers the first request with a [`flood_peer`] of `prefix` and `filler`.
 async fn flood(prefix: Vec<u8>, filler: Vec<u8>) -> (Scripted, mpsc::UnboundedReceiver<Flooded>) {
     let (report, reports) = mpsc::unbounded_channel();
     let (prefix, filler) = (Arc::new(prefix), Arc::new(filler));
@@ -126,19 +144,7 @@ async fn flood(prefix: Vec<u8>, filler: Vec<u8>) -> (Scripted, mpsc::UnboundedRe
             if peer.read_request().await.is_none() {
                 return;
             }
-            let mut written = 0;
-            let mut cut_off = peer.stream.write_all(&prefix).await.is_err();
-            while !cut_off && written < FLOOD_CAP {
-                match peer.stream.write_all(&filler).await {
-                    Ok(()) => written += filler.len(),
-                    Err(_) => cut_off = true,
-                }
-                tokio::task::yield_now().await;
-            }
-            let _ = report.send(Flooded { written, cut_off });
-            if !cut_off {
-                peer.hold().await;
-            }
+            flood_peer(peer, &prefix, &filler, &report).await;
         }
     })
     .await;
@@ -898,8 +904,12 @@ async fn a_body_on_a_bodiless_response_closes_the_connection() {
     }
 }
 
-#[tokio::test]
-async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
+/// A server whose first connection answers "first"; once that connection sits idle in
+/// the client's pool, it writes a whole response nobody asked for. Were the connection
+/// reused anyway, its requests would get "reused"; a new connection's get "fresh". Returns
+/// after the unsolicited bytes are written, with the observed client that got "first".
+async fn unsolicited_bytes_on_an_idle_connection(
+) -> (Scripted, Client, Arc<Mutex<Vec<ConnectionEvent>>>, Arc<tokio::sync::Notify>) {
     let gate = Gate::default();
     let wrote = Arc::new(tokio::sync::Notify::new());
     let (script_gate, script_wrote) = (gate.clone(), wrote.clone());
@@ -916,11 +926,9 @@ async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
                 return;
             }
             peer.write(ok("first")).await;
-            // Only once the connection sits idle in the client's pool.
             gate.wait().await;
             peer.write(smuggled("EVIL")).await;
             wrote.notify_one();
-            // Were the connection reused anyway, its request would get this.
             while peer.read_request().await.is_some() {
                 peer.write(ok("reused")).await;
             }
@@ -933,6 +941,12 @@ async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
     within(wait_for_event(&events, &changed, |seen| seen.iter().any(|e| e.kind == EventKind::Idle))).await;
     gate.open();
     within(wrote.notified()).await;
+    (server, client, events, changed)
+}
+
+#[tokio::test]
+async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
+    let (server, client, events, changed) = unsolicited_bytes_on_an_idle_connection().await;
     // The pool watches idle sockets: readable bytes retire the connection.
     within(wait_for_event(&events, &changed, |seen| {
         seen.iter().any(|e| matches!(e.kind, EventKind::Close(_)))
@@ -988,37 +1002,7 @@ async fn a_failed_response_never_leaves_its_connection_to_the_next_request() {
 async fn unsolicited_bytes_just_before_the_next_request_are_never_its_response() {
     // As above, but the next request goes out as soon as the server has written, without
     // waiting for the pool to notice: taking an idle connection checks it for bytes.
-    let gate = Gate::default();
-    let wrote = Arc::new(tokio::sync::Notify::new());
-    let (script_gate, script_wrote) = (gate.clone(), wrote.clone());
-    let server = Scripted::start(move |mut peer| {
-        let (gate, wrote) = (script_gate.clone(), script_wrote.clone());
-        async move {
-            if peer.index > 0 {
-                while peer.read_request().await.is_some() {
-                    peer.write(ok("fresh")).await;
-                }
-                return;
-            }
-            if peer.read_request().await.is_none() {
-                return;
-            }
-            peer.write(ok("first")).await;
-            gate.wait().await;
-            peer.write(smuggled("EVIL")).await;
-            wrote.notify_one();
-            while peer.read_request().await.is_some() {
-                peer.write(ok("reused")).await;
-            }
-        }
-    })
-    .await;
-    let (client, events, changed) = observed_client();
-    let res = within(client.get(server.url("/")).send()).await;
-    assert_eq!(res.text(), "first");
-    within(wait_for_event(&events, &changed, |seen| seen.iter().any(|e| e.kind == EventKind::Idle))).await;
-    gate.open();
-    within(wrote.notified()).await;
+    let (server, client, events, _) = unsolicited_bytes_on_an_idle_connection().await;
     let res = within(client.get(server.url("/")).send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "fresh");
@@ -1038,20 +1022,7 @@ async fn an_endless_redirect_body_is_cut_off_and_the_redirect_followed() {
                 peer.write(ok("landed")).await;
                 return;
             }
-            let head = b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\n";
-            let mut written = 0;
-            let mut cut_off = peer.stream.write_all(head).await.is_err();
-            while !cut_off && written < FLOOD_CAP {
-                match peer.stream.write_all(&[b'z'; 4096]).await {
-                    Ok(()) => written += 4096,
-                    Err(_) => cut_off = true,
-                }
-                tokio::task::yield_now().await;
-            }
-            let _ = report.send(Flooded { written, cut_off });
-            if !cut_off {
-                peer.hold().await;
-            }
+            flood_peer(peer, b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\n", &[b'z'; 4096], &report).await;
         }
     })
     .await;

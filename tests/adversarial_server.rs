@@ -17,188 +17,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-// ---------------------------------------------------------------------------------------
-// A raw HTTP/1.1 client: exact bytes out, exact bytes in
-// ---------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct RawResponse {
-    raw: Vec<u8>,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn closes(&self) -> bool {
-        self.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
-    }
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| at + from)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find_from(haystack, needle, 0).is_some()
-}
-
-/// One response from the start of `buf` (Content-Length or chunked framing; no
-/// close-delimited bodies: the server always frames its replies).
-fn parse_one(buf: &[u8], head_request: bool) -> Option<(RawResponse, usize)> {
-    let head_end = find_from(buf, b"\r\n\r\n", 0)? + 4;
-    let head = std::str::from_utf8(&buf[..head_end]).expect("a UTF-8 response head");
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a numeric status");
-    let headers: Vec<(String, String)> = lines
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("a header field");
-            (name.to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .collect();
-    let mut res = RawResponse { raw: Vec::new(), status, headers, body: Vec::new() };
-    let no_body = head_request || (100..200).contains(&status) || status == 204 || status == 304;
-    let end = if no_body {
-        head_end
-    } else if res.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
-        let mut at = head_end;
-        loop {
-            let line_end = find_from(buf, b"\r\n", at)?;
-            let line = std::str::from_utf8(&buf[at..line_end]).expect("a chunk size line");
-            let size = usize::from_str_radix(line.split(';').next().unwrap_or_default().trim(), 16)
-                .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
-            at = line_end + 2;
-            if size == 0 {
-                loop {
-                    let field_end = find_from(buf, b"\r\n", at)?;
-                    let empty = field_end == at;
-                    at = field_end + 2;
-                    if empty {
-                        break;
-                    }
-                }
-                break at;
-            }
-            if buf.len() < at + size + 2 {
-                return None;
-            }
-            res.body.extend_from_slice(&buf[at..at + size]);
-            at += size + 2;
-        }
-    } else {
-        let length: usize =
-            res.header("content-length").expect("the server frames its replies").parse().expect("a length");
-        if buf.len() < head_end + length {
-            return None;
-        }
-        res.body = buf[head_end..head_end + length].to_vec();
-        head_end + length
-    };
-    res.raw = buf[..end].to_vec();
-    Some((res, end))
-}
-
-struct RawClient {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl RawClient {
-    async fn connect(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.expect("connect to the server"), buf: Vec::new() }
-    }
-
-    /// Writes, ignoring errors (the server may already have answered and closed).
-    async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        let _ = self.stream.write_all(bytes.as_ref()).await;
-    }
-
-    async fn fill(&mut self) -> bool {
-        let mut chunk = vec![0u8; 64 * 1024];
-        match self.stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    async fn read_response(&mut self, head_request: bool) -> RawResponse {
-        loop {
-            if let Some((res, used)) = parse_one(&self.buf, head_request) {
-                self.buf.drain(..used);
-                return res;
-            }
-            assert!(
-                self.fill().await,
-                "the connection closed before a complete response: {:?}",
-                lossy(&self.buf)
-            );
-        }
-    }
-
-    async fn response(&mut self) -> RawResponse {
-        self.read_response(false).await
-    }
-
-    /// Everything until the server closes (a reset counts as the end).
-    async fn rest(&mut self) -> Vec<u8> {
-        while self.fill().await {}
-        std::mem::take(&mut self.buf)
-    }
-
-    /// The server closes without sending anything more.
-    async fn assert_closed(&mut self) {
-        let rest = self.rest().await;
-        assert!(rest.is_empty(), "expected the server to close, got {:?}", lossy(&rest));
-    }
-
-    /// Writes `bytes` one at a time, `every` apart, until the server answers; then reads
-    /// until it closes. What the server sent, and how many bytes went out.
-    async fn trickle(&mut self, bytes: &[u8], every: Duration) -> (Vec<u8>, usize) {
-        let (mut reader, mut writer) = self.stream.split();
-        let mut got = std::mem::take(&mut self.buf);
-        let mut piece = [0u8; 4096];
-        let mut next = 0;
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                read = reader.read(&mut piece) => match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got.extend_from_slice(&piece[..n]),
-                },
-                _ = ticker.tick(), if got.is_empty() && next < bytes.len() => {
-                    let _ = writer.write_all(&bytes[next..next + 1]).await;
-                    next += 1;
-                }
-            }
-        }
-        (got, next)
-    }
-}
-
-const HOST: &str = "courier.test";
-
-fn get(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n")
-}
+#[path = "support/raw_http.rs"]
+mod raw_http;
+use raw_http::*;
 
 /// A request that must never reach a handler when it rides behind a broken one.
 fn smuggled() -> String {
@@ -258,8 +80,8 @@ async fn counting_server(
 /// Sends `bytes` on a fresh connection; expects exactly one reply with `status` and
 /// `Connection: close`, then the close, and nothing else (no second reply).
 async fn refused_then_closed(addr: SocketAddr, bytes: &[u8], status: u16) -> RawResponse {
-    let mut client = RawClient::connect(addr).await;
-    client.send(bytes).await;
+    let mut client = RawClient::framed(addr).await;
+    client.send_lossy(bytes).await;
     let res = client.response().await;
     assert_eq!(res.status, status, "{:?} -> {}", lossy(bytes), lossy(&res.raw));
     assert!(res.closes(), "a refusal closes: {}", lossy(&res.raw));
@@ -329,8 +151,8 @@ async fn obfuscated_transfer_encoding_spellings() {
         for spelling in
             ["Transfer-Encoding:  chunked", "Transfer-Encoding:\tchunked", "Transfer-Encoding: chunked "]
         {
-            let mut client = RawClient::connect(addr).await;
-            client.send(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\n{spelling}\r\n\r\n{tail}")).await;
+            let mut client = RawClient::framed(addr).await;
+            client.send_lossy(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\n{spelling}\r\n\r\n{tail}")).await;
             let first = client.response().await;
             assert_eq!((first.status, lossy(&first.body)), (200, "got 5 bytes".into()), "{spelling:?}");
             let second = client.response().await;
@@ -358,9 +180,9 @@ async fn obfuscated_transfer_encoding_spellings() {
         // `Transfer_Encoding` is another (unknown) field, not a spelling of TE: the body is
         // framed by its Content-Length (1 byte, "5"), and what follows ("\r\nhello...") is
         // a malformed next request: 400 and close; /smuggled behind it never runs.
-        let mut client = RawClient::connect(addr).await;
+        let mut client = RawClient::framed(addr).await;
         client
-            .send(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\nTransfer_Encoding: chunked\r\nContent-Length: 1\r\n\r\n{tail}"))
+            .send_lossy(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\nTransfer_Encoding: chunked\r\nContent-Length: 1\r\n\r\n{tail}"))
             .await;
         let first = client.response().await;
         assert_eq!((first.status, lossy(&first.body)), (200, "got 1 bytes".into()));
@@ -400,9 +222,12 @@ async fn duplicate_identical_content_lengths_frame_the_body_exactly() {
     within(async {
         let (server, counts) = counting_server(|b| b).await;
         for fields in ["Content-Length: 5\r\nContent-Length: 5\r\n", "Content-Length: 5, 5\r\n"] {
-            let mut client = RawClient::connect(server.local_addr()).await;
+            let mut client = RawClient::framed(server.local_addr()).await;
             client
-                .send(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\n{fields}\r\nhello{}", get("/plain")))
+                .send_lossy(format!(
+                    "POST /body HTTP/1.1\r\nHost: {HOST}\r\n{fields}\r\nhello{}",
+                    get("/plain")
+                ))
                 .await;
             let first = client.response().await;
             assert_eq!((first.status, lossy(&first.body)), (200, "got 5 bytes".into()), "{fields:?}");
@@ -429,9 +254,9 @@ async fn a_content_length_over_the_body_limit_is_413_without_reading_the_body() 
             refused_then_closed(addr, request.as_bytes(), 413).await;
         }
         // At the limit it is read.
-        let mut client = RawClient::connect(addr).await;
+        let mut client = RawClient::framed(addr).await;
         client
-            .send(format!(
+            .send_lossy(format!(
                 "POST /body HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1024\r\n\r\n{}",
                 "x".repeat(1024)
             ))
@@ -451,12 +276,12 @@ async fn a_413_survives_a_client_that_sends_the_body_anyway() {
         // The client does not wait: head and 1 MiB of body in one go. The server refuses
         // from the head; the 413 must still reach the client (not be destroyed by a reset
         // because body bytes were left unread when the server closed).
-        let mut client = RawClient::connect(server.local_addr()).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
         let mut request =
             format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {}\r\n\r\n", 1 << 20)
                 .into_bytes();
         request.resize(request.len() + (1 << 20), b'z');
-        client.send(&request).await;
+        client.send_lossy(&request).await;
         let res = client.response().await;
         assert_eq!(res.status, 413);
         assert!(res.closes());
@@ -470,7 +295,7 @@ async fn a_413_survives_a_client_that_sends_the_body_anyway() {
 async fn a_chunked_body_over_the_body_limit_is_413_and_closes() {
     within(async {
         let (server, counts) = counting_server(|b| b.max_body_size(1024)).await;
-        let mut client = RawClient::connect(server.local_addr()).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
         let mut request =
             format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
         for _ in 0..3 {
@@ -478,7 +303,7 @@ async fn a_chunked_body_over_the_body_limit_is_413_and_closes() {
         }
         request.extend_from_slice(b"0\r\n\r\n");
         request.extend_from_slice(smuggled().as_bytes());
-        client.send(&request).await;
+        client.send_lossy(&request).await;
         let res = client.response().await;
         assert_eq!(res.status, 413, "{}", lossy(&res.raw));
         assert!(res.closes());
@@ -497,12 +322,12 @@ async fn a_chunked_body_over_the_body_limit_is_413_and_closes() {
 /// /smuggled: the handler runs once, the reply closes, /smuggled never runs.
 async fn broken_chunked_never_smuggles(route: &str, body: &[u8], expected_status: u16) {
     let (server, counts) = counting_server(|b| b).await;
-    let mut client = RawClient::connect(server.local_addr()).await;
+    let mut client = RawClient::framed(server.local_addr()).await;
     let mut request =
         format!("POST {route} HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
     request.extend_from_slice(body);
     request.extend_from_slice(smuggled().as_bytes());
-    client.send(&request).await;
+    client.send_lossy(&request).await;
     let res = client.response().await;
     assert_eq!(res.status, expected_status, "{}", lossy(&res.raw));
     assert!(res.closes(), "{}", lossy(&res.raw));
@@ -580,8 +405,8 @@ async fn huge_targets_and_heads_are_414_and_431() {
         refused_then_closed(addr, get(&target).as_bytes(), 414).await;
         // At the limit: served.
         let target = format!("/plain?{}", "a".repeat(8 * 1024 - "/plain?".len()));
-        let mut client = RawClient::connect(addr).await;
-        client.send(get(&target)).await;
+        let mut client = RawClient::framed(addr).await;
+        client.send_lossy(get(&target)).await;
         assert_eq!(client.response().await.status, 200);
         // A target bigger than the whole head limit: 431 (the head never completes).
         let target = format!("/plain?{}", "a".repeat(70 * 1024));
@@ -596,11 +421,11 @@ async fn huge_targets_and_heads_are_414_and_431() {
         refused_then_closed(addr, request.as_bytes(), 431).await;
         // A head that never ends (no blank line) and keeps growing: 431 once it passes
         // the limit, without waiting for the end.
-        let mut client = RawClient::connect(addr).await;
-        client.send(format!("GET /plain HTTP/1.1\r\nHost: {HOST}\r\n")).await;
+        let mut client = RawClient::framed(addr).await;
+        client.send_lossy(format!("GET /plain HTTP/1.1\r\nHost: {HOST}\r\n")).await;
         // 66 lines of 1 KiB: just past the limit.
         let endless = format!("x-more: {}\r\n", "m".repeat(1014)).repeat(66);
-        client.send(&endless).await;
+        client.send_lossy(&endless).await;
         let res = client.response().await;
         assert_eq!(res.status, 431);
         assert!(res.closes());
@@ -621,15 +446,15 @@ async fn slowloris_on_the_second_request_of_a_keep_alive_connection_gets_408() {
             b.request_timeout(Duration::from_millis(300)).idle_timeout(Duration::from_secs(5))
         })
         .await;
-        let mut client = RawClient::connect(server.local_addr()).await;
-        client.send(get("/plain")).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
+        client.send_lossy(get("/plain")).await;
         let first = client.response().await;
         assert_eq!((first.status, first.closes()), (200, false));
         // The second head trickles in a byte every 50 ms: ~50 bytes take 2.5 s, far past
         // the 300 ms request timeout. The server answers 408 and closes mid-head.
         let second = get("/smuggled");
         let (got, sent) = client.trickle(second.as_bytes(), Duration::from_millis(50)).await;
-        let (res, used) = parse_one(&got, false).expect("a complete 408");
+        let (res, used) = parse_one(&got, false, false).expect("a complete 408");
         assert_eq!(res.status, 408, "{}", lossy(&got));
         assert!(res.closes());
         assert_eq!(used, got.len(), "nothing after the 408");
@@ -644,10 +469,10 @@ async fn slowloris_on_the_second_request_of_a_keep_alive_connection_gets_408() {
 async fn slowloris_on_the_first_request_gets_408() {
     within(async {
         let (server, counts) = counting_server(|b| b.request_timeout(Duration::from_millis(300))).await;
-        let mut client = RawClient::connect(server.local_addr()).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
         let request = get("/smuggled");
         let (got, sent) = client.trickle(request.as_bytes(), Duration::from_millis(50)).await;
-        let (res, _) = parse_one(&got, false).expect("a complete 408");
+        let (res, _) = parse_one(&got, false, false).expect("a complete 408");
         assert_eq!(res.status, 408, "{}", lossy(&got));
         assert!(res.closes());
         assert!(sent < request.len());
@@ -695,9 +520,9 @@ async fn range_server(dir: &TempDir) -> Server {
 }
 
 async fn ranged(server: &Server, range: &str) -> RawResponse {
-    let mut client = RawClient::connect(server.local_addr()).await;
+    let mut client = RawClient::framed(server.local_addr()).await;
     client
-        .send(format!(
+        .send_lossy(format!(
             "GET /file.txt HTTP/1.1\r\nHost: {HOST}\r\nRange: {range}\r\nConnection: close\r\n\r\n"
         ))
         .await;
@@ -849,12 +674,14 @@ async fn path_traversal_never_leaves_the_root() {
             ("/dir-out/public/public.txt".into(), 200),
         ];
         for (target, status) in &cases {
-            let mut client = RawClient::connect(server.local_addr()).await;
-            client.send(format!("GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n")).await;
+            let mut client = RawClient::framed(server.local_addr()).await;
+            client
+                .send_lossy(format!("GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"))
+                .await;
             let all = client.rest().await;
             assert!(!contains(&all, SECRET.as_bytes()), "{target}: the secret leaked: {}", lossy(&all));
-            let (res, _) =
-                parse_one(&all, false).unwrap_or_else(|| panic!("{target}: no reply: {}", lossy(&all)));
+            let (res, _) = parse_one(&all, false, false)
+                .unwrap_or_else(|| panic!("{target}: no reply: {}", lossy(&all)));
             assert_eq!(res.status, *status, "{target}: {}", lossy(&res.raw));
             if *status == 200 {
                 assert_eq!(res.body, b"public");
@@ -862,19 +689,23 @@ async fn path_traversal_never_leaves_the_root() {
         }
         // Absolute-form targets name the same paths.
         for target in ["http://courier.test/../secret.txt", "http://courier.test/%2e%2e/secret.txt"] {
-            let mut client = RawClient::connect(server.local_addr()).await;
-            client.send(format!("GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n")).await;
+            let mut client = RawClient::framed(server.local_addr()).await;
+            client
+                .send_lossy(format!("GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"))
+                .await;
             let all = client.rest().await;
             assert!(!contains(&all, SECRET.as_bytes()), "{target}: the secret leaked");
-            let (res, _) = parse_one(&all, false).expect("a reply");
+            let (res, _) = parse_one(&all, false, false).expect("a reply");
             assert_eq!(res.status, 400, "{target}: {}", lossy(&res.raw));
         }
         // HEAD too.
-        let mut client = RawClient::connect(server.local_addr()).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
         client
-            .send(format!("HEAD /%2e%2e/secret.txt HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"))
+            .send_lossy(format!(
+                "HEAD /%2e%2e/secret.txt HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
+            ))
             .await;
-        let res = client.read_response(true).await;
+        let res = client.head_response().await;
         assert_eq!(res.status, 400);
         server.shutdown().await;
     })
@@ -919,27 +750,27 @@ async fn a_multipart_body_with_thousands_of_parts_is_413() {
         };
         assert_eq!(courier::server::DEFAULT_MAX_PARTS, 1000);
         // At the limit: accepted.
-        let mut client = RawClient::connect(server.local_addr()).await;
-        client.send(form(1000)).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
+        client.send_lossy(form(1000)).await;
         let res = client.response().await;
         assert_eq!((res.status, lossy(&res.body)), (200, "1000 parts".into()));
         // One over, and 5000: 413.
         for parts in [1001, 5000] {
-            let mut client = RawClient::connect(server.local_addr()).await;
-            client.send(form(parts)).await;
+            let mut client = RawClient::framed(server.local_addr()).await;
+            client.send_lossy(form(parts)).await;
             let res = client.response().await;
             assert_eq!(res.status, 413, "{parts}: {}", lossy(&res.raw));
         }
         // Thousands of empty parts with no names, in a body beyond the drain limit: 413 and
         // the connection closes rather than reading the rest.
-        let mut client = RawClient::connect(server.local_addr()).await;
+        let mut client = RawClient::framed(server.local_addr()).await;
         let mut body = String::new();
         for _ in 0..20_000 {
             body.push_str("--XyZ\r\n\r\n\r\n");
         }
         body.push_str("--XyZ--\r\n");
         client
-            .send(format!(
+            .send_lossy(format!(
                 "POST /form HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n\
                  Content-Length: {}\r\n\r\n{body}{}",
                 body.len(),
@@ -966,9 +797,9 @@ async fn upgrade_with_early_data_on_a_plain_route_is_not_a_protocol_switch() {
         // A WebSocket-looking upgrade on /plain, with a second request right behind it:
         // the route does not switch protocols, so the bytes after the head are the next
         // request, parsed and answered as such.
-        let mut client = RawClient::connect(addr).await;
+        let mut client = RawClient::framed(addr).await;
         client
-            .send(format!(
+            .send_lossy(format!(
                 "GET /plain HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n{}",
                 get("/plain")
@@ -983,14 +814,14 @@ async fn upgrade_with_early_data_on_a_plain_route_is_not_a_protocol_switch() {
 
         // Early data that is not HTTP (a masked WebSocket frame): answered, then the
         // garbage is a malformed request: 400 and close, no crash.
-        let mut client = RawClient::connect(addr).await;
+        let mut client = RawClient::framed(addr).await;
         let mut bytes = format!(
             "GET /plain HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         .into_bytes();
         bytes.extend_from_slice(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, b'\r', b'\n', b'\r', b'\n']);
-        client.send(&bytes).await;
+        client.send_lossy(&bytes).await;
         let first = client.response().await;
         assert_eq!(first.status, 200);
         let second = client.response().await;
@@ -1000,9 +831,9 @@ async fn upgrade_with_early_data_on_a_plain_route_is_not_a_protocol_switch() {
 
         // An Upgrade request with a body: the body is framed by Content-Length and the
         // request after it is the next one; an h2c upgrade is ignored.
-        let mut client = RawClient::connect(addr).await;
+        let mut client = RawClient::framed(addr).await;
         client
-            .send(format!(
+            .send_lossy(format!(
                 "POST /body HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\
                  HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhello{}",
                 get("/plain")
@@ -1014,8 +845,8 @@ async fn upgrade_with_early_data_on_a_plain_route_is_not_a_protocol_switch() {
         assert_eq!((second.status, lossy(&second.body)), (200, "plain".into()));
         assert_eq!(counts.get(), (1, 4, 0));
         // The server is fine afterwards.
-        let mut client = RawClient::connect(addr).await;
-        client.send(get("/plain")).await;
+        let mut client = RawClient::framed(addr).await;
+        client.send_lossy(get("/plain")).await;
         assert_eq!(client.response().await.status, 200);
         server.shutdown().await;
     })
@@ -1050,13 +881,13 @@ async fn garbage_heads_are_400_and_the_server_survives() {
         assert_eq!(counts.get(), (0, 0, 0));
         // Bare LF line endings (RFC 9112 §2.2 lets a recipient accept them): both
         // pipelined requests parse the same way and are answered in order.
-        let mut client = RawClient::connect(addr).await;
-        client.send(b"GET /plain HTTP/1.1\nHost: a\n\nGET /plain HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        let mut client = RawClient::framed(addr).await;
+        client.send_lossy(b"GET /plain HTTP/1.1\nHost: a\n\nGET /plain HTTP/1.1\r\nHost: a\r\n\r\n").await;
         assert_eq!(client.response().await.status, 200);
         assert_eq!(client.response().await.status, 200);
         assert_eq!(counts.get(), (0, 2, 0));
-        let mut client = RawClient::connect(addr).await;
-        client.send(get("/plain")).await;
+        let mut client = RawClient::framed(addr).await;
+        client.send_lossy(get("/plain")).await;
         assert_eq!(client.response().await.status, 200);
         server.shutdown().await;
     })

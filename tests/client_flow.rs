@@ -42,6 +42,45 @@ where
     route_on("127.0.0.1:0", answer).await
 }
 
+/// A server that runs `script` on every connection, handing it a sender for what it
+/// wants to report to the test; the receiver comes back with the server.
+async fn reporting<T, F, Fut>(script: F) -> (Scripted, mpsc::UnboundedReceiver<T>)
+where
+    T: Send + 'static,
+    F: Fn(Peer, mpsc::UnboundedSender<T>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let server = Scripted::start(move |peer| script(peer, tx.clone())).await;
+    (server, rx)
+}
+
+/// A [`reporting`] server that reads a request, writes `response`, then runs `rest`.
+async fn answer_then<F, Fut>(response: &'static str, rest: F) -> (Scripted, mpsc::UnboundedReceiver<Vec<u8>>)
+where
+    F: Fn(Peer, mpsc::UnboundedSender<Vec<u8>>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rest = Arc::new(rest);
+    reporting(move |mut peer, tx| {
+        let rest = rest.clone();
+        async move {
+            if peer.read_request().await.is_none() {
+                return;
+            }
+            peer.write(response).await;
+            rest(peer, tx).await;
+        }
+    })
+    .await
+}
+
+/// A server that answers `from` with `reply` (a redirect) and any other target with
+/// `ok(body)`.
+async fn one_redirect(from: &'static str, reply: String, body: &'static str) -> Scripted {
+    route(move |request| if request.target == from { reply.clone() } else { ok(body) }).await
+}
+
 /// A redirect with an empty body.
 fn redirect(status: u16, location: &str) -> String {
     redirect_with_body(status, location, "")
@@ -95,11 +134,7 @@ fn targets(server: &Scripted) -> Vec<String> {
 /// POST with a body and a Content-Type, answered with `status` to `/next`: the follow-up
 /// must be a GET with no body, no Content-Length and no Content-Type.
 async fn post_turns_into_get_on(status: u16) {
-    let server = route(move |request| match request.target.as_str() {
-        "/form" => redirect_with_body(status, "/next", "see next"),
-        _ => ok("done"),
-    })
-    .await;
+    let server = one_redirect("/form", redirect_with_body(status, "/next", "see next"), "done").await;
     let res = within(
         courier::post(server.url("/form"), "a=1&b=2")
             .header("content-type", "application/x-www-form-urlencoded")
@@ -176,11 +211,7 @@ async fn redirect_302_keeps_head_as_head() {
 
 #[tokio::test]
 async fn redirect_303_turns_put_into_get() {
-    let server = route(|request| match request.target.as_str() {
-        "/put" => redirect(303, "/result"),
-        _ => ok("result"),
-    })
-    .await;
+    let server = one_redirect("/put", redirect(303, "/result"), "result").await;
     let res = within(
         courier::request("PUT", server.url("/put")).body("data").header("content-type", "text/plain").send(),
     )
@@ -203,11 +234,7 @@ async fn redirect_303_turns_put_into_get() {
 #[tokio::test]
 async fn redirect_302_keeps_put_and_its_body() {
     // Only POST is rewritten by 301/302; other methods keep method and body.
-    let server = route(|request| match request.target.as_str() {
-        "/put" => redirect(302, "/again"),
-        _ => ok("stored"),
-    })
-    .await;
+    let server = one_redirect("/put", redirect(302, "/again"), "stored").await;
     let res = within(
         courier::request("PUT", server.url("/put")).body("data").header("content-type", "text/plain").send(),
     )
@@ -231,11 +258,7 @@ async fn redirect_302_keeps_put_and_its_body() {
 }
 
 async fn post_is_kept_on(status: u16) {
-    let server = route(move |request| match request.target.as_str() {
-        "/form" => redirect(status, "/next"),
-        _ => ok("kept"),
-    })
-    .await;
+    let server = one_redirect("/form", redirect(status, "/next"), "kept").await;
     let res = within(
         courier::post(server.url("/form"), "hello")
             .header("content-type", "text/plain")
@@ -503,11 +526,7 @@ async fn cross_origin_redirect_to_another_port_drops_credentials() {
 
 #[tokio::test]
 async fn same_origin_redirect_keeps_credentials() {
-    let server = route(|request| match request.target.as_str() {
-        "/a" => redirect(302, "/b"),
-        _ => ok("b"),
-    })
-    .await;
+    let server = one_redirect("/a", redirect(302, "/b"), "b").await;
     let res = within(with_credentials(courier::get(server.url("/a"))).send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     let host = server.addr.to_string();
@@ -693,23 +712,15 @@ async fn requested_upgrade_makes_101_final() {
 
 #[tokio::test]
 async fn upgrade_101_with_body_handle_carries_the_new_protocol() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            if peer.read_request().await.is_none() {
-                return;
-            }
-            peer.write(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nserver-hello",
-            )
-            .await;
+    let (server, mut rx) = answer_then(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nserver-hello",
+        |mut peer, tx| async move {
             let ping = peer.read_exact(4).await;
             let _ = tx.send(ping);
             peer.write("pong").await;
             peer.hold().await;
-        }
-    })
+        },
+    )
     .await;
     within(async {
         let mut res = courier::get(server.url("/ws"))
@@ -740,26 +751,20 @@ async fn upgrade_101_with_body_handle_carries_the_new_protocol() {
 #[tokio::test]
 async fn expect_continue_sends_the_body_after_100() {
     // (request as received, body bytes waiting on the socket before 100, body after 100)
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Received, bool, Vec<u8>)>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            let Some(request) = peer.read_request().await else { return };
-            let mut probe = [0u8; 64];
-            let early = !matches!(
-                peer.stream.try_read(&mut probe),
-                Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
-            );
-            peer.write("HTTP/1.1 100 Continue\r\n\r\n").await;
-            let length: usize =
-                request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
-            let body = peer.read_exact(length).await;
-            let mut response =
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-            response.extend_from_slice(&body);
-            peer.write(response).await;
-            let _ = tx.send((request, early, body));
-        }
+    let (server, mut rx) = reporting(|mut peer, tx| async move {
+        let Some(request) = peer.read_request().await else { return };
+        let mut probe = [0u8; 64];
+        let early = !matches!(
+            peer.stream.try_read(&mut probe),
+            Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
+        );
+        peer.write("HTTP/1.1 100 Continue\r\n\r\n").await;
+        let length: usize = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
+        let body = peer.read_exact(length).await;
+        let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        response.extend_from_slice(&body);
+        peer.write(response).await;
+        let _ = tx.send((request, early, body));
     })
     .await;
     let body = "the exact body, 33 bytes long!!!!";
@@ -786,20 +791,16 @@ async fn expect_continue_sends_the_body_after_100() {
 
 #[tokio::test]
 async fn expect_continue_answered_with_a_final_status_sends_no_body() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Received, Vec<u8>)>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            let Some(request) = peer.read_request().await else { return };
-            let response = if request.target == "/401" {
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n"
-            } else {
-                "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"
-            };
-            peer.write(response).await;
-            let rest = peer.read_to_end().await;
-            let _ = tx.send((request, rest));
-        }
+    let (server, mut rx) = reporting(|mut peer, tx| async move {
+        let Some(request) = peer.read_request().await else { return };
+        let response = if request.target == "/401" {
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n"
+        } else {
+            "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"
+        };
+        peer.write(response).await;
+        let rest = peer.read_to_end().await;
+        let _ = tx.send((request, rest));
     })
     .await;
     for (status, reason) in [(417, "Expectation Failed"), (401, "Unauthorized")] {
@@ -821,18 +822,13 @@ async fn expect_continue_answered_with_a_final_status_sends_no_body() {
 
 #[tokio::test]
 async fn expect_continue_ignored_by_the_server_still_sends_the_body() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            let Some(request) = peer.read_request().await else { return };
-            let length: usize =
-                request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
-            // Never sends 100: simply waits for the body.
-            let body = peer.read_exact(length).await;
-            peer.write(ok("stored")).await;
-            let _ = tx.send(body);
-        }
+    let (server, mut rx) = reporting(|mut peer, tx| async move {
+        let Some(request) = peer.read_request().await else { return };
+        let length: usize = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or_default();
+        // Never sends 100: simply waits for the body.
+        let body = peer.read_exact(length).await;
+        peer.write(ok("stored")).await;
+        let _ = tx.send(body);
     })
     .await;
     let res =
@@ -879,19 +875,14 @@ async fn on_header_sees_only_the_final_response() {
 
 #[tokio::test]
 async fn on_header_false_aborts_with_598() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            if peer.read_request().await.is_none() {
-                return;
-            }
-            // Only part of the body: a client that did not abort would wait for the rest.
-            peer.write("HTTP/1.1 200 Fine Thanks\r\nContent-Length: 10\r\n\r\n0123").await;
+    // Only part of the body: a client that did not abort would wait for the rest.
+    let (server, mut rx) = answer_then(
+        "HTTP/1.1 200 Fine Thanks\r\nContent-Length: 10\r\n\r\n0123",
+        |mut peer, tx| async move {
             let rest = peer.read_to_end().await;
             let _ = tx.send(rest);
-        }
-    })
+        },
+    )
     .await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -969,20 +960,13 @@ async fn on_body_false_on_the_second_piece_aborts_with_598() {
 
 #[tokio::test]
 async fn body_handle_reads_the_whole_body_and_writes_to_the_server() {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let server = Scripted::start(move |mut peer| {
-        let tx = tx.clone();
-        async move {
-            if peer.read_request().await.is_none() {
-                return;
-            }
-            peer.write("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello").await;
+    let (server, mut rx) =
+        answer_then("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello", |mut peer, tx| async move {
             let line = peer.read_exact(5).await;
             let _ = tx.send(line);
             peer.write(" world").await;
-        }
-    })
-    .await;
+        })
+        .await;
     within(async {
         let mut res = courier::get(server.url("/stream")).want_body_handle(true).send().await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.reason());

@@ -18,6 +18,32 @@ fn python(path: &str) -> String {
     format!("{}{path}", base("COURIER_INTEROP_PYTHON"))
 }
 
+/// nginx's plain-HTTP URL with `localhost` for the host.
+fn nginx_by_name(path: &str) -> String {
+    let url = nginx(path).replace("//127.0.0.1:", "//localhost:");
+    assert!(url.starts_with("http://localhost:"), "{url}");
+    url
+}
+
+/// nginx's TLS URL (`https://localhost:PORT`).
+#[cfg(feature = "tls")]
+fn nginx_tls(path: &str) -> String {
+    format!("{}{path}", base("COURIER_INTEROP_NGINX_TLS"))
+}
+
+/// Trusts the CA the script made with openssl (not in webpki's roots).
+#[cfg(feature = "tls")]
+fn trust_ca() -> courier::tls::Tls {
+    courier::tls::Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file")
+}
+
+/// nginx's `/hello.txt`, answered.
+#[track_caller]
+fn assert_hello(res: &courier::Response) {
+    assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
+    assert_eq!(res.body().as_ref(), b"hello from nginx\n");
+}
+
 /// The 1 MiB pattern file the script writes: byte i is i % 251.
 fn big_pattern() -> Vec<u8> {
     (0..1usize << 20).map(|i| (i % 251) as u8).collect()
@@ -136,18 +162,10 @@ async fn python_http_server_speaks_http10() {
 /// the script made with openssl (`COURIER_INTEROP_CA`, not in webpki's roots).
 #[cfg(feature = "tls")]
 mod nginx_tls {
-    use super::{base, big_pattern, within};
+    use super::{big_pattern, nginx_tls, trust_ca, within};
     use courier::tls::Tls;
     use courier::{Client, ErrorKind, EventKind};
     use std::sync::{Arc, Mutex};
-
-    fn nginx_tls(path: &str) -> String {
-        format!("{}{path}", base("COURIER_INTEROP_NGINX_TLS"))
-    }
-
-    fn trust_ca() -> Tls {
-        Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file")
-    }
 
     #[tokio::test]
     #[ignore = "needs nginx with TLS: run scripts/interop.sh"]
@@ -250,8 +268,10 @@ mod nginx_tls {
 /// script's nginx. The proxies are explicit (`.proxy(Proxy::new(..))`): proxies from the
 /// environment never take loopback targets, explicit ones do.
 mod proxies {
-    use super::{base, nginx, within};
-    use courier::{Proxy, Response};
+    #[cfg(feature = "socks")]
+    use super::nginx_by_name;
+    use super::{assert_hello, base, nginx, within};
+    use courier::Proxy;
 
     /// `COURIER_INTEROP_TINYPROXY`: `http://127.0.0.1:PORT`.
     fn tinyproxy() -> Proxy {
@@ -266,21 +286,9 @@ mod proxies {
         Proxy::new(&format!("{scheme}://{address}")).expect("dante's URL")
     }
 
-    /// nginx's plain-HTTP URL with `localhost` for the host.
-    #[cfg(feature = "socks")]
-    fn nginx_by_name(path: &str) -> String {
-        nginx(path).replace("//127.0.0.1:", "//localhost:")
-    }
-
-    #[track_caller]
-    fn assert_hello(res: &Response) {
-        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
-        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
-    }
-
     #[cfg(any(feature = "tls", feature = "socks"))]
     #[track_caller]
-    fn assert_595(res: &Response) -> String {
+    fn assert_595(res: &courier::Response) -> String {
         assert_eq!(res.status().as_u16(), 595, "{}", res.reason());
         assert_eq!(res.error().map(|e| e.kind()), Some(courier::ErrorKind::Connect), "{}", res.reason());
         res.reason().to_owned()
@@ -310,16 +318,9 @@ mod proxies {
 
     #[cfg(feature = "tls")]
     mod tls {
-        use super::{assert_595, assert_hello, base, tinyproxy, within};
+        use super::{assert_595, assert_hello, tinyproxy, within};
+        use crate::{base, nginx_tls, trust_ca};
         use courier::tls::Tls;
-
-        fn nginx_tls(path: &str) -> String {
-            format!("{}{path}", base("COURIER_INTEROP_NGINX_TLS"))
-        }
-
-        fn trust_ca() -> Tls {
-            Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file")
-        }
 
         #[tokio::test]
         #[ignore = "needs tinyproxy and nginx with TLS: run scripts/interop.sh"]
@@ -401,27 +402,15 @@ mod proxies {
 /// `127.0.0.1:PORT`. With 4a and 5h the URL's host name goes to ssh unresolved and ssh's side
 /// (sshd) resolves it; the URLs here say `localhost`, never an address.
 mod socks4a_ssh {
-    use super::{base, nginx, within};
-
-    /// nginx's plain-HTTP URL with `localhost` for the host.
-    fn nginx_by_name(path: &str) -> String {
-        let url = nginx(path).replace("//127.0.0.1:", "//localhost:");
-        assert!(url.starts_with("http://localhost:"), "{url}");
-        url
-    }
+    #[cfg(feature = "socks")]
+    use super::assert_hello;
+    use super::{base, nginx_by_name, within};
 
     /// `ssh -D`'s SOCKS port under `scheme`.
     #[cfg(feature = "socks")]
     fn ssh_socks(scheme: &str) -> courier::Proxy {
         courier::Proxy::new(&format!("{scheme}://{}", base("COURIER_INTEROP_SSH_SOCKS")))
             .expect("ssh -D's address")
-    }
-
-    #[track_caller]
-    #[cfg(feature = "socks")]
-    fn assert_hello(res: &courier::Response) {
-        assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
-        assert_eq!(res.body().as_ref(), b"hello from nginx\n");
     }
 
     #[cfg(feature = "socks")]
@@ -457,10 +446,9 @@ mod socks4a_ssh {
     #[tokio::test]
     #[ignore = "needs sshd, ssh -D and nginx with TLS: run scripts/interop.sh"]
     async fn ssh_socks4a_carries_https_by_name() {
-        use courier::tls::Tls;
-        let url = format!("{}/hello.txt", base("COURIER_INTEROP_NGINX_TLS"));
+        use crate::{nginx_tls, trust_ca};
+        let url = nginx_tls("/hello.txt");
         assert!(url.starts_with("https://localhost:"), "{url}");
-        let trust_ca = || Tls::with_roots_pem(base("COURIER_INTEROP_CA")).expect("the script's CA PEM file");
         let res = within(courier::get(&url).tls(trust_ca()).proxy(ssh_socks("socks4a")).send()).await;
         assert_hello(&res);
         assert_eq!(res.url(), url);
@@ -542,6 +530,11 @@ mod download_resume {
         (seen, move |progress| recorded.lock().unwrap().push(progress))
     }
 
+    /// Downloads nginx's big.bin to `file` with `client`, retrying at once.
+    fn big_download(client: &Client, file: &TempFile) -> Download {
+        Download::new(nginx("/big.bin"), file.path()).client(client).retry_pause(Duration::ZERO)
+    }
+
     #[track_caller]
     fn assert_big_pattern(path: &Path) {
         let bytes = std::fs::read(path).unwrap();
@@ -556,9 +549,7 @@ mod download_resume {
             let modified = last_modified(&client).await;
             let file = TempFile::with("resume.bin", &big_pattern()[..300_000], modified);
             let (seen, callback) = recorder();
-            let done = Download::new(nginx("/big.bin"), file.path())
-                .client(&client)
-                .retry_pause(Duration::ZERO)
+            let done = big_download(&client, &file)
                 .on_progress(callback)
                 .run()
                 .await
@@ -583,12 +574,7 @@ mod download_resume {
             let client = Client::new();
             let modified = last_modified(&client).await;
             let file = TempFile::with("complete.bin", &big_pattern(), modified);
-            let done = Download::new(nginx("/big.bin"), file.path())
-                .client(&client)
-                .retry_pause(Duration::ZERO)
-                .run()
-                .await
-                .expect("nothing to download");
+            let done = big_download(&client, &file).run().await.expect("nothing to download");
             assert_eq!((done.bytes, done.attempts, done.already_complete), (TOTAL, 1, true));
             assert_big_pattern(file.path());
             assert_eq!(file.modified(), modified);
@@ -606,9 +592,7 @@ mod download_resume {
             // Bytes that are not the pattern: they must all be replaced.
             let file = TempFile::with("older.bin", &vec![0xEE; 300_000], older);
             let (seen, callback) = recorder();
-            let done = Download::new(nginx("/big.bin"), file.path())
-                .client(&client)
-                .retry_pause(Duration::ZERO)
+            let done = big_download(&client, &file)
                 .on_progress(callback)
                 .run()
                 .await

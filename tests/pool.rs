@@ -87,6 +87,38 @@ fn assert_status(res: &Response, status: u16) {
     assert_eq!(res.status().as_u16(), status, "reason: {}", res.reason());
 }
 
+/// A server whose first connection answers one request with "first", then reads a second
+/// one and sends only `partial` (nothing when empty) before closing it, or resetting it
+/// when `reset`. Each later connection answers one request with `later` and stays open;
+/// with `None` it is closed at once, without a byte.
+async fn fails_on_second_request(
+    partial: &'static str,
+    reset: bool,
+    later: Option<&'static str>,
+) -> Scripted {
+    Scripted::start(move |mut peer| async move {
+        if peer.index == 0 {
+            if peer.read_request().await.is_some() {
+                peer.write(ok("first")).await;
+            }
+            if peer.read_request().await.is_some() {
+                if !partial.is_empty() {
+                    peer.write(partial).await;
+                }
+                if reset {
+                    peer.reset();
+                }
+            }
+        } else if let Some(later) = later {
+            if peer.read_request().await.is_some() {
+                peer.write(ok(later)).await;
+                peer.hold().await;
+            }
+        }
+    })
+    .await
+}
+
 fn assert_ok(res: &Response, body: &str) {
     assert_status(res, 200);
     assert_eq!(res.text(), body);
@@ -241,19 +273,7 @@ async fn stale_idle_connection_get_succeeds() {
 #[tokio::test]
 async fn reused_connection_closed_before_any_byte_is_retried_once() {
     within(async {
-        let server = Scripted::start(|mut peer| async move {
-            if peer.index == 0 {
-                if peer.read_request().await.is_some() {
-                    peer.write(ok("first")).await;
-                }
-                // Read the second request, then close without answering.
-                let _ = peer.read_request().await;
-            } else if peer.read_request().await.is_some() {
-                peer.write(ok("second")).await;
-                peer.hold().await;
-            }
-        })
-        .await;
+        let server = fails_on_second_request("", false, Some("second")).await;
         let (client, events) = client();
 
         assert_ok(&client.get(server.url("/1")).send().await, "first");
@@ -284,19 +304,8 @@ async fn reused_connection_closed_before_any_byte_is_retried_once() {
 #[tokio::test]
 async fn post_on_a_stale_reused_connection_fails_without_retry() {
     within(async {
-        let server = Scripted::start(|mut peer| async move {
-            if peer.index == 0 {
-                if peer.read_request().await.is_some() {
-                    peer.write(ok("first")).await;
-                }
-                let _ = peer.read_request().await;
-            } else if peer.read_request().await.is_some() {
-                // Only reached if the POST were wrongly retried.
-                peer.write(ok("retried")).await;
-                peer.hold().await;
-            }
-        })
-        .await;
+        // A second connection is only made if the POST were wrongly retried.
+        let server = fails_on_second_request("", false, Some("retried")).await;
         let (client, events) = client();
 
         assert_ok(&client.get(server.url("/1")).send().await, "first");
@@ -321,16 +330,8 @@ async fn post_on_a_stale_reused_connection_fails_without_retry() {
 #[tokio::test]
 async fn retry_that_fails_too_returns_the_error() {
     within(async {
-        let server = Scripted::start(|mut peer| async move {
-            if peer.index == 0 {
-                if peer.read_request().await.is_some() {
-                    peer.write(ok("first")).await;
-                }
-                let _ = peer.read_request().await;
-            }
-            // Every later connection: accepted and closed without a byte.
-        })
-        .await;
+        // Every later connection: accepted and closed without a byte.
+        let server = fails_on_second_request("", false, None).await;
         let (client, events) = client();
 
         assert_ok(&client.get(server.url("/1")).send().await, "first");
@@ -443,21 +444,7 @@ async fn an_idle_connection_that_sends_unasked_bytes_is_closed_not_reused() {
 #[tokio::test]
 async fn half_a_status_line_then_reset_on_a_reused_connection_is_596_without_retry() {
     within(async {
-        let server = Scripted::start(|mut peer| async move {
-            if peer.index == 0 {
-                if peer.read_request().await.is_some() {
-                    peer.write(ok("first")).await;
-                }
-                if peer.read_request().await.is_some() {
-                    peer.write("HTTP/1.1 2").await;
-                    peer.reset();
-                }
-            } else if peer.read_request().await.is_some() {
-                peer.write(ok("retried")).await;
-                peer.hold().await;
-            }
-        })
-        .await;
+        let server = fails_on_second_request("HTTP/1.1 2", true, Some("retried")).await;
         let (client, events) = client();
 
         assert_ok(&client.get(server.url("/1")).send().await, "first");
@@ -476,19 +463,11 @@ async fn half_a_status_line_then_reset_on_a_reused_connection_is_596_without_ret
 #[tokio::test]
 async fn headers_and_half_the_body_then_close_is_597_with_each_byte_delivered_once() {
     within(async {
-        let server = Scripted::start(|mut peer| async move {
-            if peer.index == 0 {
-                if peer.read_request().await.is_some() {
-                    peer.write(ok("first")).await;
-                }
-                if peer.read_request().await.is_some() {
-                    peer.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234").await;
-                }
-            } else if peer.read_request().await.is_some() {
-                peer.write(ok("0123456789")).await;
-                peer.hold().await;
-            }
-        })
+        let server = fails_on_second_request(
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234",
+            false,
+            Some("0123456789"),
+        )
         .await;
         let (client, events) = client();
 

@@ -1288,6 +1288,31 @@ mod socks {
         KeepAlive::start(|_| ok("socks ok")).await
     }
 
+    /// The origin, a SOCKS server in `mode` relaying to it, and the origin's port.
+    async fn origin_behind(mode: Mode) -> (KeepAlive, SocksServer, u16) {
+        let origin = origin().await;
+        let socks = SocksServer::start(origin.server.addr, mode).await;
+        let port = origin.server.port();
+        (origin, socks, port)
+    }
+
+    /// GETs `url` through `socks` as `scheme` (`credentials` in the proxy URL) and asserts
+    /// that the origin answered.
+    async fn get_via(socks: &SocksServer, scheme: &str, credentials: &str, url: &str) {
+        let res = courier::get(url).proxy(socks.url(scheme, credentials)).send().await;
+        assert_body(&res, "socks ok");
+    }
+
+    /// A SOCKS5 request offering only "no authentication".
+    fn socks5_seen(dest: Dest) -> Seen {
+        Seen { version: 5, methods: vec![0], dest: Some(dest), ..Seen::default() }
+    }
+
+    /// A SOCKS4 request with an empty user id.
+    fn socks4_seen(dest: Dest) -> Seen {
+        Seen { version: 4, user_id: Some(String::new()), dest: Some(dest), ..Seen::default() }
+    }
+
     /// What `localhost` resolves to first here: what socks4 and socks5 send.
     async fn localhost(port: u16, v4_only: bool) -> SocketAddr {
         tokio::net::lookup_host(("localhost", port))
@@ -1300,21 +1325,9 @@ mod socks {
     #[tokio::test]
     async fn socks5_resolves_here_and_sends_an_ip() {
         within(async {
-            let origin = origin().await;
-            let socks = SocksServer::start(origin.server.addr, Mode::Grant).await;
-            let port = origin.server.port();
-            let res = courier::get(format!("http://localhost:{port}/path?q"))
-                .proxy(socks.url("socks5", ""))
-                .send()
-                .await;
-            assert_body(&res, "socks ok");
-            let expected = Seen {
-                version: 5,
-                methods: vec![0],
-                dest: Some(Dest::Ip(localhost(port, false).await)),
-                ..Seen::default()
-            };
-            assert_eq!(socks.seen(), [expected]);
+            let (origin, socks, port) = origin_behind(Mode::Grant).await;
+            get_via(&socks, "socks5", "", &format!("http://localhost:{port}/path?q")).await;
+            assert_eq!(socks.seen(), [socks5_seen(Dest::Ip(localhost(port, false).await))]);
             // Through SOCKS the origin gets an ordinary origin-form request.
             assert_eq!(
                 origin.requests()[0].head,
@@ -1327,27 +1340,11 @@ mod socks {
     #[tokio::test]
     async fn socks5h_sends_the_host_name() {
         within(async {
-            let origin = origin().await;
-            let socks = SocksServer::start(origin.server.addr, Mode::Grant).await;
-            let port = origin.server.port();
-            let res = courier::get(format!("http://localhost:{port}/"))
-                .proxy(socks.url("socks5h", ""))
-                .send()
-                .await;
-            assert_body(&res, "socks ok");
-            let expected = Seen {
-                version: 5,
-                methods: vec![0],
-                dest: Some(Dest::Domain("localhost".into(), port)),
-                ..Seen::default()
-            };
-            assert_eq!(socks.seen(), [expected]);
+            let (origin, socks, port) = origin_behind(Mode::Grant).await;
+            get_via(&socks, "socks5h", "", &format!("http://localhost:{port}/")).await;
+            assert_eq!(socks.seen(), [socks5_seen(Dest::Domain("localhost".into(), port))]);
             // A name nobody here can resolve: socks5h hands it on untouched.
-            let res = courier::get(format!("http://origin.invalid:{port}/"))
-                .proxy(socks.url("socks5h", ""))
-                .send()
-                .await;
-            assert_body(&res, "socks ok");
+            get_via(&socks, "socks5h", "", &format!("http://origin.invalid:{port}/")).await;
             assert_eq!(socks.seen()[1].dest, Some(Dest::Domain("origin.invalid".into(), port)));
             assert_eq!(origin.requests()[1].header("host"), Some(format!("origin.invalid:{port}").as_str()));
         })
@@ -1357,35 +1354,17 @@ mod socks {
     #[tokio::test]
     async fn socks4_sends_an_ipv4_and_socks4a_the_host_name() {
         within(async {
-            let origin = origin().await;
-            let socks = SocksServer::start(origin.server.addr, Mode::Grant).await;
-            let port = origin.server.port();
+            let (origin, socks, port) = origin_behind(Mode::Grant).await;
             let url = format!("http://localhost:{port}/");
-            assert_body(&courier::get(&url).proxy(socks.url("socks4", "")).send().await, "socks ok");
-            assert_body(&courier::get(&url).proxy(socks.url("socks4a", "")).send().await, "socks ok");
+            get_via(&socks, "socks4", "", &url).await;
+            get_via(&socks, "socks4a", "", &url).await;
             let seen = socks.seen();
-            assert_eq!(
-                seen[0],
-                Seen {
-                    version: 4,
-                    user_id: Some(String::new()),
-                    dest: Some(Dest::Ip(localhost(port, true).await)),
-                    ..Seen::default()
-                }
-            );
-            assert_eq!(
-                seen[1],
-                Seen {
-                    version: 4,
-                    user_id: Some(String::new()),
-                    dest: Some(Dest::Domain("localhost".into(), port)),
-                    ..Seen::default()
-                }
-            );
+            assert_eq!(seen[0], socks4_seen(Dest::Ip(localhost(port, true).await)));
+            assert_eq!(seen[1], socks4_seen(Dest::Domain("localhost".into(), port)));
             // An IP literal is an address in both modes: nothing to resolve, for anyone.
             let url = format!("http://127.0.0.1:{port}/");
-            assert_body(&courier::get(&url).proxy(socks.url("socks4", "")).send().await, "socks ok");
-            assert_body(&courier::get(&url).proxy(socks.url("socks4a", "")).send().await, "socks ok");
+            get_via(&socks, "socks4", "", &url).await;
+            get_via(&socks, "socks4a", "", &url).await;
             assert_eq!(socks.seen()[2].dest, Some(Dest::Ip(origin.server.addr)));
             assert_eq!(socks.seen()[3].dest, Some(Dest::Ip(origin.server.addr)));
         })
@@ -1397,10 +1376,8 @@ mod socks {
     #[tokio::test]
     async fn socks5h_sends_ip_literals_as_addresses() {
         within(async {
-            let origin = origin().await;
-            let socks = SocksServer::start(origin.server.addr, Mode::Grant).await;
-            let res = courier::get(origin.url("/")).proxy(socks.url("socks5h", "")).send().await;
-            assert_body(&res, "socks ok");
+            let (origin, socks, _) = origin_behind(Mode::Grant).await;
+            get_via(&socks, "socks5h", "", &origin.url("/")).await;
             assert_eq!(socks.seen()[0].dest, Some(Dest::Ip(origin.server.addr)));
         })
         .await;
@@ -1409,12 +1386,9 @@ mod socks {
     #[tokio::test]
     async fn socks_credentials_come_from_the_proxy_url() {
         within(async {
-            let origin = origin().await;
-            let socks = SocksServer::start(origin.server.addr, Mode::RequirePassword).await;
-            let port = origin.server.port();
+            let (origin, socks, port) = origin_behind(Mode::RequirePassword).await;
             let url = format!("http://localhost:{port}/");
-            let res = courier::get(&url).proxy(socks.url("socks5h", "us%40er:p%3Ass@")).send().await;
-            assert_body(&res, "socks ok");
+            get_via(&socks, "socks5h", "us%40er:p%3Ass@", &url).await;
             let seen = socks.seen();
             assert_eq!(seen[0].methods, [0, 2], "no authentication and username/password offered");
             assert_eq!(seen[0].credentials, Some(("us@er".into(), "p:ss".into())));
@@ -1425,10 +1399,8 @@ mod socks {
 
             // SOCKS4: the URL's user name is the user id.
             let socks4 = SocksServer::start(origin.server.addr, Mode::Grant).await;
-            let res = courier::get(&url).proxy(socks4.url("socks4", "alice@")).send().await;
-            assert_body(&res, "socks ok");
-            let res = courier::get(&url).proxy(socks4.url("socks4a", "bob:ignored@")).send().await;
-            assert_body(&res, "socks ok");
+            get_via(&socks4, "socks4", "alice@", &url).await;
+            get_via(&socks4, "socks4a", "bob:ignored@", &url).await;
             let ids: Vec<Option<String>> = socks4.seen().into_iter().map(|s| s.user_id).collect();
             assert_eq!(ids, [Some("alice".into()), Some("bob".into())]);
         })

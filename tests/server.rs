@@ -5,7 +5,7 @@ mod support;
 use support::*;
 
 use courier::server::{
-    BodyError, Fault, Reply, Request, Server, ServerError, StreamClosed, DEFAULT_MAX_DRAIN,
+    BodyError, Fault, Reply, Request, Server, ServerBuilder, ServerError, StreamClosed, DEFAULT_MAX_DRAIN,
     DEFAULT_SERVER_HEADER,
 };
 use courier::{Bytes, Client, Method, Version};
@@ -18,293 +18,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify, Semaphore};
 
-// ---------------------------------------------------------------------------------------
-// A raw HTTP/1.1 client: exact bytes out, exact bytes in
-// ---------------------------------------------------------------------------------------
+#[path = "support/raw_http.rs"]
+mod raw_http;
+use raw_http::*;
 
-/// One response as it came off the wire.
-#[derive(Debug, Clone)]
-struct RawResponse {
-    /// Every byte of the response, head and framed body.
-    raw: Vec<u8>,
-    /// `HTTP/1.1` or `HTTP/1.0`.
-    version: String,
-    status: u16,
-    reason: String,
-    /// Header fields in order, names lowercased.
-    headers: Vec<(String, String)>,
-    /// The body, de-chunked.
-    body: Vec<u8>,
-    /// The body exactly as framed on the wire (chunk sizes included).
-    wire_body: Vec<u8>,
+/// Starting a server with a raw client connected to it.
+trait StartWithClient {
+    async fn start_with_client(self) -> (Server, RawClient);
 }
 
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+impl StartWithClient for ServerBuilder {
+    async fn start_with_client(self) -> (Server, RawClient) {
+        let server = self.start().await.unwrap();
+        let client = RawClient::connect(&server).await;
+        (server, client)
     }
-
-    fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.header(name).is_some()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|at| at + from)
-}
-
-/// Parses one response from the start of `buf`: the response and the bytes it took, or
-/// `None` while incomplete. `eof`: the peer closed, which ends a close-delimited body.
-fn parse_one(buf: &[u8], head_request: bool, eof: bool) -> Option<(RawResponse, usize)> {
-    let head_end = find_from(buf, b"\r\n\r\n", 0)? + 4;
-    let head = std::str::from_utf8(&buf[..head_end]).expect("a UTF-8 response head");
-    let mut lines = head.split("\r\n");
-    let mut status_line = lines.next().unwrap_or_default().splitn(3, ' ');
-    let version = status_line.next().unwrap_or_default().to_owned();
-    let status: u16 = status_line.next().and_then(|s| s.parse().ok()).expect("a numeric status");
-    let reason = status_line.next().unwrap_or_default().to_owned();
-    let headers = lines
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("a header field");
-            (name.to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .collect();
-    let mut res = RawResponse {
-        raw: Vec::new(),
-        version,
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-        wire_body: Vec::new(),
-    };
-    let no_body = head_request || (100..200).contains(&status) || status == 204 || status == 304;
-    let end = if no_body {
-        head_end
-    } else if res.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
-        let mut at = head_end;
-        loop {
-            let line_end = find_from(buf, b"\r\n", at)?;
-            let line = std::str::from_utf8(&buf[at..line_end]).expect("a chunk size line");
-            let size = usize::from_str_radix(line.split(';').next().unwrap_or_default().trim(), 16)
-                .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
-            at = line_end + 2;
-            if size == 0 {
-                // Trailer fields, until an empty line.
-                loop {
-                    let field_end = find_from(buf, b"\r\n", at)?;
-                    let empty = field_end == at;
-                    at = field_end + 2;
-                    if empty {
-                        break;
-                    }
-                }
-                break at;
-            }
-            if buf.len() < at + size + 2 {
-                return None;
-            }
-            res.body.extend_from_slice(&buf[at..at + size]);
-            assert_eq!(&buf[at + size..at + size + 2], b"\r\n", "chunk data must end with CRLF");
-            at += size + 2;
-        }
-    } else if let Some(length) = res.header("content-length") {
-        let length: usize = length.parse().expect("a numeric content-length");
-        if buf.len() < head_end + length {
-            return None;
-        }
-        res.body = buf[head_end..head_end + length].to_vec();
-        head_end + length
-    } else {
-        if !eof {
-            return None;
-        }
-        res.body = buf[head_end..].to_vec();
-        buf.len()
-    };
-    res.wire_body = buf[head_end..end].to_vec();
-    res.raw = buf[..end].to_vec();
-    Some((res, end))
-}
-
-/// A raw TCP client that writes exact bytes and parses what comes back.
-struct RawClient {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl RawClient {
-    async fn connect(server: &Server) -> Self {
-        Self::to(server.local_addr()).await
-    }
-
-    async fn to(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.expect("connect to the server"), buf: Vec::new() }
-    }
-
-    /// With a small, fixed receive buffer: the server soon has to wait for the reader.
-    async fn with_small_receive_buffer(addr: SocketAddr) -> Self {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(64 * 1024).unwrap();
-        Self { stream: socket.connect(addr).await.expect("connect to the server"), buf: Vec::new() }
-    }
-
-    fn local_addr(&self) -> SocketAddr {
-        self.stream.local_addr().unwrap()
-    }
-
-    async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stream.write_all(bytes.as_ref()).await.expect("write to the server");
-    }
-
-    /// Writes, ignoring errors (the server may already have answered and closed).
-    async fn send_lossy(&mut self, bytes: impl AsRef<[u8]>) {
-        let _ = self.stream.write_all(bytes.as_ref()).await;
-    }
-
-    /// Reads once more; false on EOF or error.
-    async fn fill(&mut self) -> bool {
-        let mut chunk = vec![0u8; 64 * 1024];
-        match self.stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    async fn response(&mut self) -> RawResponse {
-        self.read_response(false).await
-    }
-
-    /// A response to HEAD: no body whatever the head says.
-    async fn head_response(&mut self) -> RawResponse {
-        self.read_response(true).await
-    }
-
-    async fn read_response(&mut self, head_request: bool) -> RawResponse {
-        let mut eof = false;
-        loop {
-            if let Some((res, used)) = parse_one(&self.buf, head_request, eof) {
-                self.buf.drain(..used);
-                return res;
-            }
-            assert!(!eof, "the connection closed before a complete response: {:?}", lossy(&self.buf));
-            eof = !self.fill().await;
-        }
-    }
-
-    /// Only the head; the body stays to be read.
-    async fn read_head(&mut self) -> RawResponse {
-        loop {
-            if let Some(at) = find_from(&self.buf, b"\r\n\r\n", 0) {
-                let (res, used) = parse_one(&self.buf[..at + 4], true, false).expect("a response head");
-                self.buf.drain(..used);
-                return res;
-            }
-            assert!(self.fill().await, "the connection closed before a head: {:?}", lossy(&self.buf));
-        }
-    }
-
-    async fn request(&mut self, bytes: impl AsRef<[u8]>) -> RawResponse {
-        self.send(bytes).await;
-        self.response().await
-    }
-
-    /// Exactly `n` bytes.
-    async fn take(&mut self, n: usize) -> Vec<u8> {
-        while self.buf.len() < n {
-            assert!(self.fill().await, "the connection closed after {:?}", lossy(&self.buf));
-        }
-        self.buf.drain(..n).collect()
-    }
-
-    /// Everything until the server closes (a reset counts as the end).
-    async fn rest(&mut self) -> Vec<u8> {
-        while self.fill().await {}
-        std::mem::take(&mut self.buf)
-    }
-
-    /// The server closes without sending anything more.
-    async fn assert_closed(&mut self) {
-        let rest = self.rest().await;
-        assert!(rest.is_empty(), "expected the server to close, got {:?}", lossy(&rest));
-    }
-
-    /// Nothing buffered and nothing waiting on the socket right now.
-    fn nothing_pending(&self) -> bool {
-        let mut probe = [0u8; 1];
-        self.buf.is_empty()
-            && matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-    }
-
-    /// No byte arrives within `wait` (for "nothing is sent" checks; a correct server never
-    /// sends, so this cannot flake).
-    async fn silent_for(&mut self, wait: Duration) -> bool {
-        self.buf.is_empty() && tokio::time::timeout(wait, self.fill()).await.is_err()
-    }
-
-    /// Writes `bytes` one at a time, `every` apart, until the server answers; then reads
-    /// until it closes. Returns what the server sent and how many bytes went out.
-    async fn trickle(&mut self, bytes: &[u8], every: Duration) -> (Vec<u8>, usize) {
-        let (mut reader, mut writer) = self.stream.split();
-        let mut got = std::mem::take(&mut self.buf);
-        let mut piece = [0u8; 4096];
-        let mut next = 0;
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                read = reader.read(&mut piece) => match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got.extend_from_slice(&piece[..n]),
-                },
-                _ = ticker.tick(), if got.is_empty() && next < bytes.len() => {
-                    let _ = writer.write_all(&bytes[next..next + 1]).await;
-                    next += 1;
-                }
-            }
-        }
-        (got, next)
-    }
-
-    /// Closes with a TCP reset instead of a FIN.
-    fn reset(self) {
-        #[allow(deprecated)] // a zero linger never blocks
-        let _ = self.stream.set_linger(Some(Duration::ZERO));
-        drop(self);
-    }
-}
-
-const HOST: &str = "courier.test";
-
-fn get(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n")
-}
-
-fn get_close(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n")
-}
-
-fn head(path: &str) -> String {
-    format!("HEAD {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n")
-}
-
-fn post(path: &str, body: &str) -> String {
-    format!("POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {}\r\n\r\n{body}", body.len())
 }
 
 /// Connects, sends `request`, expects a response followed by a close.
@@ -387,6 +115,18 @@ fn client() -> Client {
     Client::new()
 }
 
+/// GETs each path in turn: the reply must be 200 with the text `expected`, and the
+/// handlers that ran (their `log` entries) exactly `tried`, in order.
+async fn assert_dispatch(server: &Server, log: &Log, cases: &[(&str, &str, &[&str])]) {
+    let client = client();
+    for (path, expected, tried) in cases {
+        let res = client.get(server.url(path)).send().await;
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        assert_eq!(res.text(), *expected, "{path}");
+        assert_eq!(log.take(), *tried, "{path}");
+    }
+}
+
 fn assert_default_headers(res: &RawResponse) {
     let date = res.header("date").unwrap_or_else(|| panic!("no Date in {}", lossy(&res.raw)));
     assert_eq!(res.header_all("date").len(), 1);
@@ -434,14 +174,12 @@ async fn port_zero_gives_a_real_port_and_the_handle_knows_its_url_and_host() {
 async fn every_reply_has_date_server_cache_control_and_expires() {
     within(async {
         assert_eq!(DEFAULT_SERVER_HEADER, format!("courier/{}", env!("CARGO_PKG_VERSION")));
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/text", |_req| async { Reply::text("hello") })
             .route("/stream", |_req| async { streamed(&["a", "b"]) })
             .route("/created", |_req| async { Reply::new(204) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         for request in [get("/text"), get("/missing"), get("/stream"), get("/created")] {
             let res = client.request(&request).await;
             assert_default_headers(&res);
@@ -462,7 +200,7 @@ async fn every_reply_has_date_server_cache_control_and_expires() {
 #[tokio::test]
 async fn a_reply_can_remove_server_cache_control_and_expires_but_not_date() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/bare", |_req| async {
                 Reply::text("bare")
                     .without_header("server")
@@ -473,10 +211,8 @@ async fn a_reply_can_remove_server_cache_control_and_expires_but_not_date() {
             .route("/own", |_req| async {
                 Reply::text("own").with_header("cache-control", "no-store").with_header("server", "mine/1")
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/bare")).await;
         assert_eq!(res.text(), "bare");
         assert!(!res.has("server"), "{}", lossy(&res.raw));
@@ -497,17 +233,15 @@ async fn a_reply_can_remove_server_cache_control_and_expires_but_not_date() {
 #[tokio::test]
 async fn global_headers_are_added_unless_the_reply_sets_them() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .header("x-powered-by", "courier-tests")
             .header("x-frame-options", "DENY")
             .header("server", "x")
             .route("/plain", |_req| async { Reply::text("plain") })
             .route("/own", |_req| async { Reply::text("own").with_header("X-Frame-Options", "SAMEORIGIN") })
             .route("/without", |_req| async { Reply::text("without").without_header("x-powered-by") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/plain")).await;
         assert_eq!(res.header_all("x-powered-by"), ["courier-tests"]);
         assert_eq!(res.header_all("x-frame-options"), ["DENY"]);
@@ -557,12 +291,10 @@ async fn a_full_reply_is_framed_with_content_length_byte_for_byte() {
 #[tokio::test]
 async fn a_streamed_reply_is_chunked_on_http11() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/stream", |_req| async { streamed(&["hello", " world", "", "0123456789abcdef!"]) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/stream")).await;
         assert_eq!(res.status, 200);
         assert_eq!(res.header("transfer-encoding"), Some("chunked"));
@@ -583,12 +315,10 @@ async fn a_streamed_reply_is_chunked_on_http11() {
 #[tokio::test]
 async fn a_streamed_reply_to_http10_is_close_delimited() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/stream", |_req| async { streamed(&["hello", " world"]) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         // Even when the client asks to keep the connection: the body ends with it.
         client.send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").await;
         let raw = client.rest().await;
@@ -608,7 +338,7 @@ async fn a_streamed_reply_to_http10_is_close_delimited() {
 #[tokio::test]
 async fn a_streamed_reply_with_its_own_content_length_is_sent_unchunked() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/sized", |_req| async {
                 let reply = streamed(&["hello", " world"]);
                 reply.with_header("content-length", "11")
@@ -617,10 +347,8 @@ async fn a_streamed_reply_with_its_own_content_length_is_sent_unchunked() {
                 let reply = streamed(&["hello", " world"]);
                 reply.with_header("content-length", "20")
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/sized")).await;
         assert_eq!(res.header_all("content-length"), ["11"]);
         assert!(!res.has("transfer-encoding"), "{}", lossy(&res.raw));
@@ -640,12 +368,10 @@ async fn a_streamed_reply_with_its_own_content_length_is_sent_unchunked() {
 #[tokio::test]
 async fn head_gets_the_get_headers_and_no_body() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/page", |_req| async { Reply::html("<p>page</p>").with_header("x-page", "1") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         // Pipelined: a body after the HEAD reply would break the GET reply's parsing.
         client.send(format!("{}{}", head("/page"), get("/page"))).await;
         let head_res = client.head_response().await;
@@ -669,15 +395,13 @@ async fn head_gets_the_get_headers_and_no_body() {
 #[tokio::test]
 async fn no_body_and_no_content_length_for_204_and_no_body_for_304() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/204", |_req| async { Reply::text("ignored").with_status(204) })
             .route("/empty204", |_req| async { Reply::new(204) })
             .route("/304", |_req| async { Reply::text("ignored").with_status(304) })
             .route("/ok", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(format!("{}{}{}{}", get("/204"), get("/empty204"), get("/304"), get("/ok"))).await;
         for _ in 0..2 {
             let res = client.response().await;
@@ -754,16 +478,17 @@ async fn the_request_hook_runs_first_and_can_answer_or_pass() {
             .start()
             .await
             .unwrap();
-        let client = client();
-        let res = client.get(server.url("/hooked/x")).send().await;
-        assert_eq!(res.text(), "from hook");
-        assert_eq!(log.take(), ["pre", "hook"], "an answer from the hook stops everything else");
-        let res = client.get(server.url("/open")).send().await;
-        assert_eq!(res.text(), "/open");
-        assert_eq!(log.take(), ["pre", "hook", "/open"]);
-        let res = client.get(server.url("/elsewhere")).send().await;
-        assert_eq!(res.text(), "catch-all");
-        assert_eq!(log.take(), ["pre", "hook", "catch-all"]);
+        assert_dispatch(
+            &server,
+            &log,
+            &[
+                // An answer from the hook stops everything else.
+                ("/hooked/x", "from hook", &["pre", "hook"]),
+                ("/open", "/open", &["pre", "hook", "/open"]),
+                ("/elsewhere", "catch-all", &["pre", "hook", "catch-all"]),
+            ],
+        )
+        .await;
         server.shutdown().await;
     })
     .await
@@ -788,21 +513,20 @@ async fn regex_handlers_are_tried_in_order_unanchored_unless_anchored() {
             server.handler_patterns(),
             ["foo", "onk", "honk", "^/anchored$", "^/pass", "pass", ""].map(String::from)
         );
-        let client = client();
-        for (path, expected, tried) in [
-            ("/honk", "onk", vec!["onk"]),
-            ("/something/foo/else", "foo", vec!["foo"]),
-            ("/anchored", "anchored", vec!["anchored"]),
-            ("/anchored/more", "catch-all", vec!["catch-all"]),
-            ("/pass", "pass-next", vec!["passes", "pass-next"]),
-            ("/zzz", "catch-all", vec!["catch-all"]),
-            ("/q?foo=1", "catch-all", vec!["catch-all"]),
-        ] {
-            let res = client.get(server.url(path)).send().await;
-            assert_eq!(res.status().as_u16(), 200, "{path}");
-            assert_eq!(res.text(), expected, "{path}");
-            assert_eq!(log.take(), tried, "{path}");
-        }
+        assert_dispatch(
+            &server,
+            &log,
+            &[
+                ("/honk", "onk", &["onk"]),
+                ("/something/foo/else", "foo", &["foo"]),
+                ("/anchored", "anchored", &["anchored"]),
+                ("/anchored/more", "catch-all", &["catch-all"]),
+                ("/pass", "pass-next", &["passes", "pass-next"]),
+                ("/zzz", "catch-all", &["catch-all"]),
+                ("/q?foo=1", "catch-all", &["catch-all"]),
+            ],
+        )
+        .await;
         server.shutdown().await;
     })
     .await
@@ -821,16 +545,16 @@ async fn regex_handlers_answer_before_the_root_path_handler() {
             .start()
             .await
             .unwrap();
-        let client = client();
-        for (path, expected, tried) in [
-            ("/r/x", "regex ^/r", vec!["path /r passes", "regex ^/r"]),
-            ("/p/x", "path /p", vec!["path /p"]),
-            ("/other", "root", vec!["root"]),
-        ] {
-            let res = client.get(server.url(path)).send().await;
-            assert_eq!(res.text(), expected, "{path}");
-            assert_eq!(log.take(), tried, "{path}");
-        }
+        assert_dispatch(
+            &server,
+            &log,
+            &[
+                ("/r/x", "regex ^/r", &["path /r passes", "regex ^/r"]),
+                ("/p/x", "path /p", &["path /p"]),
+                ("/other", "root", &["root"]),
+            ],
+        )
+        .await;
         server.shutdown().await;
     })
     .await
@@ -895,13 +619,11 @@ async fn an_invalid_regex_makes_start_fail_with_invalid_input() {
 async fn nobody_answering_gives_404() {
     within(async {
         let log = Log::default();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("", pass(&log, "root"))
             .handler("", pass(&log, "catch-all"))
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/nothing/here")).await;
         assert_eq!((res.status, res.reason.as_str()), (404, "Not Found"));
         assert_eq!(res.text(), "404 Not Found: no handler for this path\n");
@@ -927,7 +649,7 @@ async fn client_get_status(server: &Server, path: &str) -> u16 {
 #[tokio::test]
 async fn a_panicking_handler_gets_500_and_the_connection_survives() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/panic", |req: Request| async move {
                 if req.path() == "/panic" {
                     panic!("boom (a deliberate panic in a test handler)");
@@ -935,10 +657,8 @@ async fn a_panicking_handler_gets_500_and_the_connection_survives() {
                 Reply::text("unreachable")
             })
             .route("/ok", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/panic")).await;
         assert_eq!(res.status, 500);
         assert_eq!(res.text(), "500 Internal Server Error: the handler failed\n");
@@ -961,7 +681,7 @@ async fn on_error_sees_the_500_of_a_panicking_handler() {
     within(async {
         let log = Log::default();
         let on_error = log.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/panic", |req: Request| async move {
                 if req.path() == "/panic" {
                     panic!("boom (a deliberate panic in a test handler)");
@@ -974,10 +694,8 @@ async fn on_error_sees_the_500_of_a_panicking_handler() {
                     *reply = Reply::text("changed").with_status(500);
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/panic")).await;
         assert_eq!(res.status, 500);
         assert_eq!(log.all(), ["http 500"]);
@@ -996,7 +714,7 @@ async fn connection_hooks_fire_in_order_across_a_keep_alive_connection() {
     within(async {
         let log = Log::default();
         let (l1, l2, l3, l4) = (log.clone(), log.clone(), log.clone(), log.clone());
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .on_connect(move |info| l1.push(format!("connect {} {} {}", info.id, info.peer, info.local)))
             .on_disconnect(move |info| {
                 l2.push(format!("disconnect {} {} {}", info.id, info.peer, info.local))
@@ -1009,10 +727,8 @@ async fn connection_hooks_fire_in_order_across_a_keep_alive_connection() {
             })
             .route("/1", |_req| async { Reply::text("one") })
             .route("/2", |_req| async { Reply::text("two!").with_status(201) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let peer = client.local_addr();
         let local = server.local_addr();
         assert_eq!(client.request(get("/1")).await.status, 200);
@@ -1044,14 +760,12 @@ async fn on_chunk_flushed_is_called_once_per_streamed_chunk_with_its_size() {
     within(async {
         let log = Log::default();
         let on_chunk = log.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .on_chunk_flushed(move |req, size| on_chunk.push(format!("{} {size}", req.path())))
             .route("/stream", |_req| async { streamed(&["abc", "", "defgh", "ijklmno"]) })
             .route("/full", |_req| async { Reply::text("not streamed") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/stream")).await;
         assert_eq!(res.text(), "abcdefghijklmno");
         assert_eq!(log.all(), ["/stream 3", "/stream 5", "/stream 7"]);
@@ -1067,7 +781,7 @@ async fn on_error_sees_a_400_for_garbage_and_can_change_the_reply() {
     within(async {
         let log = Log::default();
         let on_error = log.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .on_error(move |error| match error {
                 ServerError::Http { connection, reply } => {
                     on_error.push(format!("http {} {}", reply.status().as_u16(), connection.peer));
@@ -1077,10 +791,8 @@ async fn on_error_sees_a_400_for_garbage_and_can_change_the_reply() {
                 _ => on_error.push("other"),
             })
             .route("", |_req| async { Reply::text("never") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let peer = client.local_addr();
         client.send(b"\x01\x02\x03 nonsense\r\n\r\n").await;
         let res = client.response().await;
@@ -1101,7 +813,7 @@ async fn on_error_reports_a_network_error_when_the_client_resets_mid_reply() {
     within(async {
         let log = Log::default();
         let (on_error, on_post) = (log.clone(), log.clone());
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .on_error(move |error| match error {
                 ServerError::Network { connection, .. } => {
                     on_error.push(format!("network {}", connection.peer))
@@ -1118,10 +830,8 @@ async fn on_error_reports_a_network_error_when_the_client_resets_mid_reply() {
                 });
                 reply
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let peer = client.local_addr();
         client.send(get("/endless")).await;
         client.read_head().await;
@@ -1222,13 +932,11 @@ async fn http10_closes_unless_the_client_asks_for_keep_alive() {
 #[tokio::test]
 async fn max_requests_per_connection_closes_after_the_last_one() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .max_requests_per_connection(2)
             .route("", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/1")).await;
         assert!(!res.has("connection"), "{}", lossy(&res.raw));
         let res = client.request(get("/2")).await;
@@ -1242,13 +950,11 @@ async fn max_requests_per_connection_closes_after_the_last_one() {
 #[tokio::test]
 async fn keep_alive_off_closes_after_every_reply() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .keep_alive(false)
             .route("", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/")).await;
         assert_eq!(res.header("connection"), Some("close"));
         client.assert_closed().await;
@@ -1266,14 +972,12 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     within(async {
         let log = Log::default();
         let on_disconnect = log.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .idle_timeout(Duration::from_millis(300))
             .on_disconnect(move |_info| on_disconnect.push("disconnect"))
             .route("", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/")).await;
         assert!(!res.has("connection"), "{}", lossy(&res.raw));
         client.assert_closed().await;
@@ -1292,13 +996,11 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 async fn a_slowloris_head_gets_408_then_a_close() {
     within(async {
         let log = Log::default();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .request_timeout(Duration::from_millis(300))
             .route("", answer(&log, "handler"))
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let slow = format!("GET /slow HTTP/1.1\r\nHost: {HOST}\r\nX-Slow: one byte at a time\r\n\r\n");
         let (got, written) = client.trickle(slow.as_bytes(), Duration::from_millis(50)).await;
         assert!(written < slow.len(), "the whole head went out before the server answered");
@@ -1315,13 +1017,11 @@ async fn a_slowloris_head_gets_408_then_a_close() {
 #[tokio::test]
 async fn a_slowloris_head_on_the_second_request_of_a_keep_alive_connection_gets_408() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .request_timeout(Duration::from_millis(300))
             .route("", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         assert_eq!(client.request(get("/first")).await.text(), "ok");
         let slow = format!("GET /second HTTP/1.1\r\nHost: {HOST}\r\nX-Slow: one byte at a time\r\n\r\n");
         let (got, written) = client.trickle(slow.as_bytes(), Duration::from_millis(50)).await;
@@ -1392,16 +1092,14 @@ async fn a_body_over_max_body_size_gets_413_without_calling_the_handler() {
     within(async {
         let log = Log::default();
         let on_echo = log.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .max_body_size(10)
             .route("/echo", move |req| {
                 on_echo.push("handler");
                 echo(req)
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         assert_eq!(client.request(post("/echo", "0123456789")).await.text(), "0123456789");
         // Only the head goes out: the server must answer before the body.
         let res = rejected(&server, format!("POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 11\r\n\r\n")).await;
@@ -1522,15 +1220,13 @@ async fn an_invalid_request_target_gets_400() {
 #[tokio::test]
 async fn absolute_form_and_asterisk_form_targets_are_served() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/a", |req: Request| async move {
                 Reply::text(format!("{} {}", req.path(), req.query().unwrap_or("-")))
             })
             .route("", |req: Request| async move { Reply::text(format!("root {}", req.path())) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request("GET http://h.test/a/b?c=d HTTP/1.1\r\nHost: h.test\r\n\r\n").await;
         assert_eq!(res.text(), "/a/b c=d");
         let res = client.request(format!("OPTIONS * HTTP/1.1\r\nHost: {HOST}\r\n\r\n")).await;
@@ -1544,13 +1240,11 @@ async fn absolute_form_and_asterisk_form_targets_are_served() {
 async fn methods_outside_allowed_methods_get_501() {
     within(async {
         let log = Log::default();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .allowed_methods([Method::GET, Method::HEAD, Method::POST])
             .route("", answer(&log, "handler"))
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         assert_eq!(client.request(get("/")).await.status, 200);
         assert_eq!(client.request(post("/", "x")).await.status, 200);
         for method in ["DELETE", "PUT", "BREW"] {
@@ -1599,7 +1293,7 @@ async fn a_garbage_request_line_gets_400() {
 #[tokio::test]
 async fn a_stalled_request_body_is_a_timeout_for_the_handler() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .timeout(Duration::from_millis(300))
             .route("/echo", |req: Request| async move {
                 match req.body().await {
@@ -1610,10 +1304,8 @@ async fn a_stalled_request_body_is_a_timeout_for_the_handler() {
                     }
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(format!("POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 10\r\n\r\nhalf!")).await;
         let res = client.response().await;
         assert_eq!(res.status, 408);
@@ -1659,7 +1351,7 @@ async fn a_client_that_stops_reading_is_dropped_after_the_activity_timeout() {
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order_on_one_connection() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .handler("^/a$", |_req| async {
                 // A slower first handler must not let a later reply overtake it.
                 for _ in 0..50 {
@@ -1669,10 +1361,8 @@ async fn pipelined_requests_are_answered_in_order_on_one_connection() {
             })
             .handler("^/echo$", echo)
             .handler("^/c$", |_req| async { Reply::text("c") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(format!("{}{}{}", get("/a"), post("/echo", "hello"), get("/c"))).await;
         let mut bodies = Vec::new();
         for _ in 0..3 {
@@ -1692,17 +1382,15 @@ async fn pipelined_requests_are_answered_in_order_on_one_connection() {
 #[tokio::test]
 async fn expect_100_continue_is_sent_when_the_handler_reads_the_body() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/echo", |req: Request| async move {
                 match req.text().await {
                     Ok(text) => Reply::text(format!("got {text}")),
                     Err(error) => Reply::from(error),
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client
             .send(format!(
                 "POST /echo HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
@@ -1724,12 +1412,10 @@ async fn expect_100_continue_is_sent_when_the_handler_reads_the_body() {
 #[tokio::test]
 async fn expect_100_continue_is_not_sent_when_the_handler_ignores_the_body() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/ignore", |_req| async { Reply::text("ignored") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client
             .send(format!(
                 "POST /ignore HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
@@ -1750,13 +1436,11 @@ async fn expect_100_continue_is_not_sent_when_the_handler_ignores_the_body() {
 #[tokio::test]
 async fn a_small_unread_body_is_drained_and_the_connection_reused() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/ignore", |_req| async { Reply::text("ignored") })
             .route("/next", |_req| async { Reply::text("next") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(format!("{}{}", post("/ignore", "0123456789"), get("/next"))).await;
         let first = client.response().await;
         assert_eq!(first.text(), "ignored");
@@ -1828,7 +1512,7 @@ async fn an_unread_body_over_the_drain_limit_closes_the_connection() {
 #[tokio::test]
 async fn a_chunked_request_body_with_trailers_is_decoded_for_the_handler() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/chunked", |req: Request| async move {
                 let body = match req.text().await {
                     Ok(body) => body,
@@ -1838,10 +1522,8 @@ async fn a_chunked_request_body_with_trailers_is_decoded_for_the_handler() {
                     req.trailers().get("x-trailer").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
                 Reply::text(format!("{body}|{trailer}"))
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let request = format!(
             "POST /chunked HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n\
              5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
@@ -1902,7 +1584,7 @@ async fn streamed_chunks_go_out_in_lockstep_with_send() {
         let (events, mut sent) = mpsc::unbounded_channel::<&'static str>();
         let gate = Arc::new(Semaphore::new(0));
         let permits = gate.clone();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/lockstep", move |_req| {
                 let (events, gate) = (events.clone(), permits.clone());
                 async move {
@@ -1917,10 +1599,8 @@ async fn streamed_chunks_go_out_in_lockstep_with_send() {
                     reply
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/lockstep")).await;
         let res = client.read_head().await;
         assert_eq!(res.header("transfer-encoding"), Some("chunked"));
@@ -2038,7 +1718,7 @@ async fn a_ten_megabyte_stream_to_a_slow_reader_arrives_intact() {
 async fn body_sender_gets_stream_closed_after_the_client_disconnects() {
     within(async {
         let (outcome, mut outcomes) = mpsc::unbounded_channel::<(usize, StreamClosed)>();
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/endless", move |_req| {
                 let outcome = outcome.clone();
                 async move {
@@ -2059,10 +1739,8 @@ async fn body_sender_gets_stream_closed_after_the_client_disconnects() {
                     reply
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/endless")).await;
         client.read_head().await;
         drop(client);
@@ -2082,17 +1760,15 @@ async fn body_sender_gets_stream_closed_after_the_client_disconnects() {
 #[tokio::test]
 async fn requests_are_recorded_with_head_body_connection_and_status() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/rec", |req: Request| async move {
                 match req.body().await {
                     Ok(_) => Reply::text("recorded").with_status(201),
                     Err(error) => Reply::from(error),
                 }
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let peer = client.local_addr();
         let request = format!(
             "POST /rec?x=1 HTTP/1.1\r\nHost: {HOST}\r\nX-Test: one\r\nX-Test: two\r\nContent-Length: 7\r\n\r\npayload"
@@ -2127,13 +1803,11 @@ async fn requests_are_recorded_with_head_body_connection_and_status() {
 #[tokio::test]
 async fn record_limit_keeps_the_latest_and_clear_requests_forgets() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .record_limit(2)
             .route("", |_req| async { Reply::text("ok") })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         for path in ["/1", "/2", "/3"] {
             client.request(get(path)).await;
         }
@@ -2164,14 +1838,12 @@ async fn record_limit_keeps_the_latest_and_clear_requests_forgets() {
 #[tokio::test]
 async fn fault_delay_head_sends_the_whole_reply_late() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/late", |_req| async {
                 Reply::text("late").with_fault(Fault::DelayHead(Duration::from_millis(200)))
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         let res = client.request(get("/late")).await;
         assert_eq!((res.status, res.text().as_str()), (200, "late"));
         assert_eq!(res.header("content-length"), Some("4"));
@@ -2187,15 +1859,13 @@ async fn fault_delay_head_sends_the_whole_reply_late() {
 async fn fault_trickle_sends_every_byte() {
     within(async {
         let body = "t".repeat(300);
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/trickle", |_req| async {
                 Reply::text("t".repeat(300))
                     .with_fault(Fault::Trickle { bytes: 7, every: Duration::from_millis(2) })
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/trickle")).await;
         let raw = client.rest().await;
         let (res, used) = parse_one(&raw, false, true).expect("a complete response");
@@ -2211,15 +1881,13 @@ async fn fault_trickle_sends_every_byte() {
 #[tokio::test]
 async fn fault_close_after_sends_exactly_n_bytes() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/cut", |_req| async { Reply::text("hello world").with_fault(Fault::CloseAfter(20)) })
             .route("/whole", |_req| async {
                 Reply::text("hello world").with_fault(Fault::CloseAfter(100_000))
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/cut")).await;
         let raw = client.rest().await;
         assert_eq!(lossy(&raw), "HTTP/1.1 200 OK\r\ncon");
@@ -2237,12 +1905,10 @@ async fn fault_close_after_sends_exactly_n_bytes() {
 #[tokio::test]
 async fn fault_reset_gives_the_client_a_reset_or_eof_without_data() {
     within(async {
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/reset", |_req| async { Reply::text("never").with_fault(Fault::Reset) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/reset")).await;
         let mut piece = [0u8; 1024];
         let outcome = client.stream.read(&mut piece).await;
@@ -2261,14 +1927,12 @@ async fn fault_stall_sends_nothing_and_holds_the_connection_until_the_client_clo
     within(async {
         let log = Log::default();
         let (on_pre, on_disconnect) = (log.clone(), log.clone());
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .pre_request(move |_req| on_pre.push("pre"))
             .on_disconnect(move |_info| on_disconnect.push("disconnect"))
             .route("/stall", |_req| async { Reply::text("never").with_fault(Fault::Stall) })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/stall")).await;
         assert!(eventually(|| log.has("pre")).await);
         assert!(client.silent_for(Duration::from_millis(300)).await, "a stalled reply sends nothing");
@@ -2290,15 +1954,13 @@ async fn fault_stall_sends_nothing_and_holds_the_connection_until_the_client_clo
 async fn fault_raw_sends_exactly_the_bytes_then_closes() {
     within(async {
         const RAW: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX: \xff\r\n\r\nnot really";
-        let server = Server::builder()
+        let (server, mut client) = Server::builder()
             .route("/raw", |_req| async { Reply::raw(RAW) })
             .route("/fault", |_req| async {
                 Reply::text("x").with_fault(Fault::Raw(Bytes::from_static(b"junk")))
             })
-            .start()
-            .await
-            .unwrap();
-        let mut client = RawClient::connect(&server).await;
+            .start_with_client()
+            .await;
         client.send(get("/raw")).await;
         assert_eq!(client.rest().await, RAW);
         let mut client = RawClient::connect(&server).await;
@@ -2429,7 +2091,7 @@ async fn shutdown_stops_accepting_and_lets_the_request_in_flight_finish() {
         };
         // A new connection is refused, or accepted and closed without an answer.
         if let Ok(stream) = TcpStream::connect(addr).await {
-            let mut late = RawClient { stream, buf: Vec::new() };
+            let mut late = RawClient::over(stream);
             late.send_lossy(get("/slow")).await;
             late.assert_closed().await;
         }
@@ -2657,16 +2319,22 @@ async fn a_concurrency_limit_holds_the_next_connection_until_one_closes() {
     .await
 }
 
+/// A port another listener holds for 60 ms; the task ends once it is released.
+async fn port_taken_briefly() -> (u16, tokio::task::JoinHandle<()>) {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        drop(taken);
+    });
+    (port, release)
+}
+
 #[tokio::test]
 async fn binding_a_port_in_use_fails_without_retry() {
     within(async {
-        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = taken.local_addr().unwrap().port();
         // The port frees up soon, but without bind_retry the server does not wait for it.
-        let release = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            drop(taken);
-        });
+        let (port, release) = port_taken_briefly().await;
         let error = Server::builder().port(port).start().await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
         release.await.unwrap();
@@ -2677,12 +2345,7 @@ async fn binding_a_port_in_use_fails_without_retry() {
 #[tokio::test]
 async fn bind_retry_succeeds_once_the_port_is_freed() {
     within(async {
-        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = taken.local_addr().unwrap().port();
-        let release = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            drop(taken);
-        });
+        let (port, release) = port_taken_briefly().await;
         let server = Server::builder()
             .port(port)
             .bind_retry(3, Duration::from_millis(50))
