@@ -14,6 +14,9 @@
 #   N1=1000 N2=3000 scripts/bench_callgrind.sh courier
 #   KEEP=/tmp/cg scripts/bench_callgrind.sh   # keep the callgrind.out files there, for
 #                                             # callgrind_annotate /tmp/cg/callgrind.courier.4000
+#   scripts/bench_callgrind.sh --servers        # the other side: courier's bundled server and
+#                                             # hyper's under callgrind, driven by the hyper
+#                                             # client (not counted) with N1 and N2 requests
 #
 # Needs valgrind (apt-get install valgrind). Builds benches/peers into $CARGO_TARGET_DIR
 # (default /tmp/tgt-peers).
@@ -22,6 +25,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/tgt-peers}
 n1=${N1:-2000}
 n2=${N2:-4000}
+servers=
+if [ "${1:-}" = --servers ]; then servers=1; shift; fi
 clients=("$@")
 [ ${#clients[@]} -gt 0 ] || clients=(courier reqwest hyper)
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
@@ -41,15 +46,58 @@ trap cleanup EXIT
 pin_server=() pin_client=()
 if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 1) pin_client=(taskset -c 0); fi
 
+# wait_for_port FILE: the port a server printed as its first line (waits up to 60 s,
+# as a server under valgrind starts slowly).
+wait_for_port() {
+  local port=
+  for _ in $(seq 600); do
+    port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$1" 2>/dev/null)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  echo "$port"
+}
+
+# Instructions per request on the server side: each server runs under callgrind for a
+# fixed time (SERVER_SECONDS, default 30; idle time costs no instructions) while the hyper
+# client, not counted, sends it N1 and then N2 keep-alive GETs.
+if [ -n "$servers" ]; then
+  seconds=${SERVER_SECONDS:-30}
+  server_instructions() {
+    local server=$1 n=$2 out="$work/callgrind.$1-server.$2"
+    "${pin_server[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+      "$peers" "$server-server" --port 0 --max-seconds "$seconds" > "$work/server.out" 2> "$work/valgrind.err" &
+    server_pid=$!
+    local port
+    port=$(wait_for_port "$work/server.out")
+    [ -n "$port" ] || { echo "$server-server did not start" >&2; cat "$work/valgrind.err" >&2; exit 1; }
+    "${pin_client[@]}" "$peers" loop --client hyper --n "$n" --port "$port" > "$work/loop.out" 2>&1 || {
+      echo "the hyper client failed against $server-server (n=$n):" >&2; cat "$work/loop.out" >&2; exit 1; }
+    wait "$server_pid"
+    server_pid=
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out" "$KEEP/"; fi
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+  }
+  declare -A per_request
+  for server in courier hyper; do
+    i1=$(server_instructions "$server" "$n1")
+    i2=$(server_instructions "$server" "$n2")
+    per_request[$server]=$(( (i2 - i1) / (n2 - n1) ))
+    echo "  $server server: Ir($n1)=$i1 Ir($n2)=$i2" >&2
+  done
+  printf '\nservers (hyper client, keep-alive GETs, 13-byte reply)\n%-8s %14s %9s\n' server "Ir/request" "vs hyper"
+  for server in courier hyper; do
+    ratio=$(awk -v a="${per_request[$server]}" -v b="${per_request[hyper]}" 'BEGIN { printf "%.3fx", a / b }')
+    printf '%-8s %14s %9s\n' "$server" "${per_request[$server]}" "$ratio"
+    echo "RESULT scenario=callgrind_server server=$server unit=Ir/request median=${per_request[$server]} n1=$n1 n2=$n2"
+  done
+  exit 0
+fi
+
 # The raw server, its own process for at most an hour; its first line names the port.
 "${pin_server[@]}" "$peers" server --port 0 --max-seconds 3600 > "$work/server.out" 2> "$work/server.err" &
 server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$work/server.out" 2>/dev/null)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=$(wait_for_port "$work/server.out")
 [ -n "$port" ] || { echo "the raw server did not start" >&2; cat "$work/server.err" >&2; exit 1; }
 
 # Total instructions of one run (all threads), from callgrind's output file.

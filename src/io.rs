@@ -235,6 +235,12 @@ impl Connection {
         Ok(!self.read_buf.is_empty() || self.read_once().await? > 0)
     }
 
+    /// True when bytes the peer sent are already buffered (a pipelined request).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn has_buffered_input(&self) -> bool {
+        !self.read_buf.is_empty()
+    }
+
     /// Writes all of `data` under the activity timeout (server replies: nothing to watch
     /// for while writing, unlike a client's upload).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]

@@ -988,6 +988,28 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     .await
 }
 
+#[tokio::test]
+async fn each_keep_alive_wait_gets_the_whole_idle_timeout() {
+    within(async {
+        let (server, mut client) = Server::builder()
+            .idle_timeout(Duration::from_millis(1000))
+            .route("", |_req| async { Reply::text("ok") })
+            .start_with_client()
+            .await;
+        // Five requests 300 ms apart: 1.5 s in all, longer than the idle timeout, but no
+        // single wait is. The connection's one idle timer must move with every wait.
+        for round in 0..5 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let res = client.request(get("/")).await;
+            assert_eq!((res.status, res.text().as_str()), (200, "ok"), "round {round}");
+        }
+        assert_eq!(server.open_connections(), 1);
+        client.assert_closed().await;
+        server.shutdown().await;
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------
 // Limits
 // ---------------------------------------------------------------------------------------

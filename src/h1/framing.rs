@@ -61,8 +61,9 @@ pub fn body_mode(
         }
     }
 
-    let has_transfer_encoding = headers.contains_key(TRANSFER_ENCODING);
-    let content_length = content_length(headers)?;
+    let fields = FramingFields::gather(headers);
+    let has_transfer_encoding = fields.transfer_encoding_lines > 0;
+    let content_length = fields.content_length?;
 
     // Step 3: Transfer-Encoding with Content-Length. The RFC lets TE win; we refuse.
     if has_transfer_encoding && content_length.is_some() {
@@ -75,7 +76,7 @@ pub fn body_mode(
         if version == Version::HTTP_10 {
             return Err(ProtocolError::TransferEncodingInHttp10);
         }
-        return if is_only_chunked(headers) {
+        return if fields.only_chunked() {
             Ok(BodyMode::Chunked)
         } else {
             Err(ProtocolError::UnsupportedTransferEncoding)
@@ -95,20 +96,66 @@ pub fn body_mode(
     })
 }
 
-/// The Content-Length, if any: every value (and every comma-separated element) must be the
-/// same plain decimal number.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtocolError> {
-    let mut found: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
+/// The framing fields of a head, read in one pass over its fields: a `HeaderMap` lookup
+/// hashes the name, and most heads carry only a handful of fields.
+struct FramingFields {
+    /// The Content-Length, if any: every value (and every comma-separated element) must
+    /// be the same plain decimal number. The first error found, in field order.
+    content_length: Result<Option<u64>, ProtocolError>,
+    /// Transfer-Encoding lines, and the non-empty codings over all of them (empty list
+    /// elements are allowed by the list syntax, RFC 9110 §5.6.1, and ignored).
+    transfer_encoding_lines: usize,
+    transfer_codings: usize,
+    /// The first coding is `chunked`.
+    first_coding_chunked: bool,
+}
+
+impl FramingFields {
+    fn gather(headers: &HeaderMap) -> Self {
+        let mut fields = Self {
+            content_length: Ok(None),
+            transfer_encoding_lines: 0,
+            transfer_codings: 0,
+            first_coding_chunked: false,
+        };
+        for (name, value) in headers {
+            if name == CONTENT_LENGTH {
+                fields.add_content_length(value);
+            } else if name == TRANSFER_ENCODING {
+                fields.transfer_encoding_lines += 1;
+                for coding in value.as_bytes().split(|&b| b == b',').map(trim_ows) {
+                    if !coding.is_empty() {
+                        fields.transfer_codings += 1;
+                        if fields.transfer_codings == 1 {
+                            fields.first_coding_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                        }
+                    }
+                }
+            }
+        }
+        fields
+    }
+
+    fn add_content_length(&mut self, value: &HeaderValue) {
+        let Ok(found) = &mut self.content_length else { return };
         for element in value.as_bytes().split(|&b| b == b',') {
-            let length = parse_decimal(trim_ows(element))?;
-            match found {
-                Some(previous) if previous != length => return Err(ProtocolError::ConflictingContentLength),
-                _ => found = Some(length),
+            let length = match parse_decimal(trim_ows(element)) {
+                Ok(length) => length,
+                Err(error) => return self.content_length = Err(error),
+            };
+            match *found {
+                Some(previous) if previous != length => {
+                    return self.content_length = Err(ProtocolError::ConflictingContentLength)
+                }
+                _ => *found = Some(length),
             }
         }
     }
-    Ok(found)
+
+    /// True when the Transfer-Encoding list, over all its lines, is exactly `chunked`.
+    fn only_chunked(&self) -> bool {
+        self.transfer_codings == 1 && self.first_coding_chunked
+    }
 }
 
 fn parse_decimal(digits: &[u8]) -> Result<u64, ProtocolError> {
@@ -120,21 +167,6 @@ fn parse_decimal(digits: &[u8]) -> Result<u64, ProtocolError> {
             .and_then(|acc| acc.checked_add(u64::from(digit - b'0')))
             .ok_or(ProtocolError::InvalidContentLength)
     })
-}
-
-/// True when the Transfer-Encoding list, over all its header lines, is exactly `chunked`.
-fn is_only_chunked(headers: &HeaderMap) -> bool {
-    let mut codings = headers
-        .get_all(TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-        .map(trim_ows)
-        // Empty list elements are allowed by the list syntax (RFC 9110 §5.6.1) and ignored.
-        .filter(|coding| !coding.is_empty());
-    matches!(
-        (codings.next(), codings.next()),
-        (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked")
-    )
 }
 
 /// True when a comma-separated header list (over all of `values`) has `token`, compared

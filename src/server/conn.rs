@@ -42,8 +42,12 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     let mut index = 0;
     // One subscription for the connection's life (not one per request).
     let mut shutdown = shared.shutdown.subscribe();
+    // One idle timer for the connection's life, pushed forward before each wait: moving a
+    // registered tokio timer later is one atomic update, while registering a new timer
+    // (and removing it after) takes the timer driver's lock every request.
+    let mut idle_timer = std::pin::pin!(tokio::time::sleep(wait_limit(&shared, 0)));
     loop {
-        match serve_one(&wire, &info, &shared, index, &mut shutdown).await {
+        match serve_one(&wire, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
             Next::KeepAlive => index += 1,
             Next::Close => {
                 wire.lock().await.conn.shutdown().await;
@@ -96,24 +100,29 @@ async fn serve_one(
     shared: &Arc<Shared>,
     index: usize,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    mut idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Next {
     let limits = &shared.limits;
     // One lock from the wait to the body's set-up (each lock of this async mutex costs).
     let (head, mut guard) = {
         let mut guard = wire.lock().await;
-        // Between requests the connection may idle; the first request gets the whole
-        // request timeout. Shutdown ends the wait at once.
-        let idle = if index == 0 { limits.request_timeout } else { limits.idle_timeout };
         if *shutdown.borrow_and_update() {
             return Next::Close;
         }
-        tokio::select! {
-            waited = crate::io::within(idle, guard.conn.wait_for_data()) => {
-                if !matches!(waited, Ok(Ok(true))) {
-                    return Next::Close;
+        // Between requests the connection may idle (a pipelined request is already
+        // buffered: no wait). Shutdown ends the wait at once.
+        if !guard.conn.has_buffered_input() {
+            idle_timer.as_mut().reset(tokio::time::Instant::now() + wait_limit(shared, index));
+            tokio::select! {
+                biased;
+                waited = guard.conn.wait_for_data() => {
+                    if !matches!(waited, Ok(true)) {
+                        return Next::Close;
+                    }
                 }
+                _ = idle_timer => return Next::Close,
+                _ = shutdown.changed() => return Next::Close,
             }
-            _ = shutdown.changed() => return Next::Close,
         }
         // From its first byte, the whole head must arrive within the request timeout
         // (slowloris gets 408, on every request of a keep-alive connection).
@@ -130,7 +139,8 @@ async fn serve_one(
         }
     };
 
-    let incoming = match check_head(&head, shared) {
+    let fields = RequestFields::gather(&head.headers);
+    let incoming = match check_head(&head, &fields, shared) {
         Ok(incoming) => incoming,
         Err((status, message)) => return reject(&mut guard.conn, info, shared, status, &message).await,
     };
@@ -141,7 +151,7 @@ async fn serve_one(
 
     let method = head.method.clone();
     let version = head.version;
-    let client_keeps_alive = client_keeps_alive(&head);
+    let client_keeps_alive = fields.keep_alive(version);
     let request = Request::new(head, info.peer, info.id, index, limits.clone(), wire.clone());
     if let Some(hook) = &shared.hooks.pre_request {
         hook(&request);
@@ -169,10 +179,6 @@ async fn serve_one(
         keep_alive = false;
     }
 
-    // A handler may ask to close after its reply.
-    if says_close(reply.headers()) {
-        keep_alive = false;
-    }
     let mut guard = wire.lock().await;
     let written =
         write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
@@ -195,6 +201,16 @@ async fn serve_one(
             }
             Next::Close
         }
+    }
+}
+
+/// How long a connection may wait for request `index`: the first request gets the whole
+/// request timeout, later ones the keep-alive idle timeout.
+fn wait_limit(shared: &Shared, index: usize) -> std::time::Duration {
+    if index == 0 {
+        shared.limits.request_timeout
+    } else {
+        shared.limits.idle_timeout
     }
 }
 
@@ -237,16 +253,19 @@ async fn hand_over(
 
 /// Checks a head against the limits and framing rules; the body to read, or the error
 /// reply's status and message.
-fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody>, (u16, String)> {
+fn check_head(
+    head: &RequestHead,
+    fields: &RequestFields<'_>,
+    shared: &Shared,
+) -> Result<Option<IncomingBody>, (u16, String)> {
     let limits = &shared.limits;
     if head.target.len() > limits.max_target_length {
         return Err((414, format!("request target longer than {} bytes", limits.max_target_length)));
     }
-    let hosts: Vec<&HeaderValue> = head.headers.get_all(header::HOST).iter().collect();
-    if (head.version == Version::HTTP_11 && hosts.is_empty()) || hosts.len() > 1 {
+    if (head.version == Version::HTTP_11 && fields.hosts == 0) || fields.hosts > 1 {
         return Err((400, "HTTP/1.1 requests need exactly one Host header".into()));
     }
-    if hosts.first().is_some_and(|host| !is_valid_host(host.as_bytes())) {
+    if fields.host.is_some_and(|host| !is_valid_host(host.as_bytes())) {
         return Err((400, "invalid Host header".into()));
     }
     if !is_valid_target(&head.method, &head.target) {
@@ -265,8 +284,7 @@ fn check_head(head: &RequestHead, shared: &Shared) -> Result<Option<IncomingBody
             return Err((413, format!("request body larger than {} bytes", limits.max_body_size)));
         }
     }
-    let expect = head.headers.get(header::EXPECT);
-    let send_continue = match expect {
+    let send_continue = match fields.expect {
         None => false,
         Some(value) if value.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
             head.version == Version::HTTP_11 && !mode.is_empty()
@@ -323,21 +341,44 @@ fn is_valid_target(method: &Method, target: &str) -> bool {
     }
 }
 
-/// HTTP/1.1 persists unless the client says `close`; HTTP/1.0 only if it says `keep-alive`.
-fn client_keeps_alive(head: &RequestHead) -> bool {
-    match head.version {
-        Version::HTTP_10 => has_token(&head.headers, "keep-alive") && !says_close(&head.headers),
-        _ => !says_close(&head.headers),
+/// The request fields the server's checks read, gathered in one pass over the head: a
+/// `HeaderMap` lookup hashes the name, and most requests carry a handful of fields.
+struct RequestFields<'a> {
+    hosts: usize,
+    /// The first Host value.
+    host: Option<&'a HeaderValue>,
+    /// The first Expect value.
+    expect: Option<&'a HeaderValue>,
+    /// Connection lists `close` / `keep-alive`.
+    close: bool,
+    keep_alive: bool,
+}
+
+impl<'a> RequestFields<'a> {
+    fn gather(headers: &'a HeaderMap) -> Self {
+        let mut fields = Self { hosts: 0, host: None, expect: None, close: false, keep_alive: false };
+        for (name, value) in headers {
+            if name == header::HOST {
+                fields.hosts += 1;
+                fields.host.get_or_insert(value);
+            } else if name == header::EXPECT {
+                fields.expect.get_or_insert(value);
+            } else if name == header::CONNECTION {
+                fields.close |= h1::list_has_token([value], "close");
+                fields.keep_alive |= h1::list_has_token([value], "keep-alive");
+            }
+        }
+        fields
     }
-}
 
-fn says_close(headers: &HeaderMap) -> bool {
-    has_token(headers, "close")
-}
-
-/// True when a Connection header lists `token`.
-fn has_token(headers: &HeaderMap, token: &str) -> bool {
-    h1::list_has_token(headers.get_all(header::CONNECTION), token)
+    /// HTTP/1.1 persists unless the client says `close`; HTTP/1.0 only if it says
+    /// `keep-alive`.
+    fn keep_alive(&self, version: Version) -> bool {
+        match version {
+            Version::HTTP_10 => self.keep_alive && !self.close,
+            _ => !self.close,
+        }
+    }
 }
 
 /// Reads what the handler left of the body, up to the drain limit. True when the body is
@@ -446,7 +487,7 @@ async fn write_reply(
         // HTTP/1.0 has no chunked coding: the body ends with the connection.
         Body::Stream(_) => *keep_alive = false,
     }
-    write_head(&mut head, &reply, version, *keep_alive, shared);
+    write_head(&mut head, &reply, version, keep_alive, shared);
 
     let mut body_bytes = 0u64;
     match body {
@@ -499,44 +540,52 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// Writes the status line and the fields: the reply's own (its Connection aside), then
 /// Date, Server, the HTTPD cache defaults and the server's global headers unless the reply
 /// set or removed them, then Connection. Straight into `dst`: a reply's map is not
-/// touched (inserting the defaults into it cost more than the rest of the head).
-fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: bool, shared: &Shared) {
+/// touched (inserting the defaults into it cost more than the rest of the head). A reply
+/// whose Connection says `close` (a handler may ask) turns `keep_alive` off.
+fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: &mut bool, shared: &Shared) {
     let status = reply.status;
     let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
     // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
     // request's; the framing already follows what the client understands.
     h1::write_status_line(dst, Version::HTTP_11, status, reason);
+    // One pass notes which defaults the reply set itself (cheaper than a lookup each).
+    let (mut has_date, mut has_server, mut has_cache_control, mut has_expires) = (false, false, false, false);
     for (name, value) in &reply.headers {
-        if name != header::CONNECTION {
-            h1::write_field(dst, name, value.as_bytes());
+        if name == header::CONNECTION {
+            if h1::list_has_token([value], "close") {
+                *keep_alive = false;
+            }
+            continue;
         }
+        has_date |= name == header::DATE;
+        has_server |= name == header::SERVER;
+        has_cache_control |= name == header::CACHE_CONTROL;
+        has_expires |= name == header::EXPIRES;
+        h1::write_field(dst, name, value.as_bytes());
     }
     // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
-    let wanted = |name: &HeaderName, removable: bool| {
-        let dropped = removable && reply.removed.contains(name);
-        !(reply.headers.contains_key(name) || dropped)
-    };
+    let removed = |name: &HeaderName| reply.removed.contains(name);
     let date = crate::date::now_header_value();
-    if wanted(&header::DATE, false) {
+    if !has_date {
         h1::write_field(dst, &header::DATE, date.as_bytes());
     }
-    if wanted(&header::SERVER, true) {
+    if !(has_server || removed(&header::SERVER)) {
         h1::write_field(dst, &header::SERVER, shared.server_header.as_bytes());
     }
-    if wanted(&header::CACHE_CONTROL, true) {
+    if !(has_cache_control || removed(&header::CACHE_CONTROL)) {
         h1::write_field(dst, &header::CACHE_CONTROL, b"max-age=0");
     }
-    if wanted(&header::EXPIRES, true) {
+    if !(has_expires || removed(&header::EXPIRES)) {
         h1::write_field(dst, &header::EXPIRES, date.as_bytes());
     }
     for name in shared.headers.keys() {
-        if wanted(name, true) {
+        if !(reply.headers.contains_key(name) || removed(name)) {
             for value in shared.headers.get_all(name) {
                 h1::write_field(dst, name, value.as_bytes());
             }
         }
     }
-    if !keep_alive {
+    if !*keep_alive {
         h1::write_field(dst, &header::CONNECTION, b"close");
     } else if version == Version::HTTP_10 {
         h1::write_field(dst, &header::CONNECTION, b"keep-alive");
@@ -562,7 +611,7 @@ async fn write_fault(
         let length = length.unwrap_or(body.len() as u64);
         reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         let mut bytes = Vec::new();
-        write_head(&mut bytes, reply, version, false, shared);
+        write_head(&mut bytes, reply, version, &mut false, shared);
         if *method != Method::HEAD {
             bytes.extend_from_slice(&body);
         }
