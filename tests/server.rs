@@ -366,6 +366,28 @@ async fn a_streamed_reply_with_its_own_content_length_is_sent_unchunked() {
 }
 
 #[tokio::test]
+async fn a_complete_body_states_its_own_length_once_whatever_the_handler_set() {
+    within(async {
+        let (server, mut client) = Server::builder()
+            .route("/", |_req| async {
+                Reply::text("abc").with_header("content-length", "999").with_header("x-after", "1")
+            })
+            .start_with_client()
+            .await;
+        // Twice on one connection: a wrong or doubled length would break the second reply.
+        for round in 0..2 {
+            let res = client.request(get("/")).await;
+            assert_eq!(res.header_all("content-length"), ["3"], "round {round}: {}", lossy(&res.raw));
+            assert_eq!(res.header("x-after"), Some("1"));
+            assert_eq!(res.wire_body, b"abc");
+        }
+        assert!(client.nothing_pending());
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
 async fn head_gets_the_get_headers_and_no_body() {
     within(async {
         let (server, mut client) = Server::builder()

@@ -101,9 +101,9 @@ pub(crate) fn write(
     match route.streamed_body {
         None => add_default(
             header::CONTENT_LENGTH,
-            content_length(request).map(|n| format_length(&mut length, n)),
+            content_length(request).map(|n| h1::format_decimal(&mut length, n)),
         ),
-        Some(Some(n)) => add_default(header::CONTENT_LENGTH, Some(format_length(&mut length, n))),
+        Some(Some(n)) => add_default(header::CONTENT_LENGTH, Some(h1::format_decimal(&mut length, n))),
         Some(None) => add_default(header::TRANSFER_ENCODING, Some(b"chunked")),
     }
     add_default(header::COOKIE, route.cookie.map(HeaderValue::as_bytes));
@@ -113,19 +113,6 @@ pub(crate) fn write(
         }
     }
     h1::end_head(dst);
-}
-
-/// `n` in decimal, written into `buffer` (20 bytes hold any u64; no allocation).
-fn format_length(buffer: &mut [u8; 20], mut n: u64) -> &[u8] {
-    let mut start = buffer.len();
-    loop {
-        start -= 1;
-        buffer[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buffer[start..];
-        }
-    }
 }
 
 /// `host[:port]`, the port only when it is not the scheme's default: exactly the URL's
@@ -154,17 +141,4 @@ fn referer_value(from: &Url, to: &Url) -> Option<HeaderValue> {
 fn content_length(request: &Request) -> Option<u64> {
     let expects_body = matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
     (expects_body || !request.body.is_empty()).then_some(request.body.len() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_length;
-
-    #[test]
-    fn lengths_are_written_in_decimal() {
-        for n in [0, 7, 10, 13, 1_000, 65_536, u64::MAX] {
-            let mut buffer = [0u8; 20];
-            assert_eq!(format_length(&mut buffer, n), n.to_string().as_bytes());
-        }
-    }
 }

@@ -20,5 +20,6 @@ pub use framing::{body_mode, list_has_token, BodyMode, MessageKind};
 pub use head::{RequestHead, ResponseHead};
 pub use parse::{parse_request_head, parse_response_head};
 pub use write::{
-    end_head, write_field, write_request_head, write_request_line, write_response_head, write_status_line,
+    end_head, format_decimal, write_field, write_request_head, write_request_line, write_response_head,
+    write_status_line,
 };

@@ -39,6 +39,20 @@ pub fn write_field(dst: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
     dst.extend_from_slice(b"\r\n");
 }
 
+/// `n` in decimal, written into `buffer` (20 bytes hold any u64): a Content-Length
+/// without a `HeaderValue` (which would allocate) or a formatter.
+pub fn format_decimal(buffer: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[start..];
+        }
+    }
+}
+
 /// Appends the blank line that ends a head.
 pub fn end_head(dst: &mut Vec<u8>) {
     dst.extend_from_slice(b"\r\n");
@@ -113,6 +127,14 @@ mod tests {
         assert_eq!(out, b"HTTP/1.1 404 Nope\r\ncontent-length: 0\r\n\r\n");
         let (head, _) = parse_response_head(&out).unwrap().unwrap();
         assert_eq!(head.reason, "Nope");
+    }
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        for n in [0, 7, 10, 13, 1_000, 65_536, u64::MAX] {
+            let mut buffer = [0u8; 20];
+            assert_eq!(format_decimal(&mut buffer, n), n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::hooks::{ConnectionInfo, Sent, ServerError};
 use super::reply::{Body, Fault};
-use super::request::{IncomingBody, SharedWire, Wire};
+use super::request::{lock_wire, IncomingBody, SharedWire, Wire};
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
 use crate::io::{Connection, ReadError};
@@ -50,7 +50,7 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
         match serve_one(&wire, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
             Next::KeepAlive => index += 1,
             Next::Close => {
-                wire.lock().await.conn.shutdown().await;
+                lock_wire(&wire).await.conn.shutdown().await;
                 break;
             }
             // The session owns the socket now; the connection counts as open (and
@@ -105,7 +105,7 @@ async fn serve_one(
     let limits = &shared.limits;
     // One lock from the wait to the body's set-up (each lock of this async mutex costs).
     let (head, mut guard) = {
-        let mut guard = wire.lock().await;
+        let mut guard = lock_wire(wire).await;
         if *shutdown.borrow_and_update() {
             return Next::Close;
         }
@@ -179,7 +179,7 @@ async fn serve_one(
         keep_alive = false;
     }
 
-    let mut guard = wire.lock().await;
+    let mut guard = lock_wire(wire).await;
     let written =
         write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
     drop(guard);
@@ -235,7 +235,7 @@ async fn hand_over(
     reply.status = http::StatusCode::SWITCHING_PROTOCOLS;
     let mut head = Vec::with_capacity(256);
     h1::write_response_head(&mut head, Version::HTTP_11, reply.status, "Switching Protocols", &reply.headers);
-    let mut guard = wire.lock().await;
+    let mut guard = lock_wire(wire).await;
     let written = guard.conn.write_all(&head).await;
     shared.record(request, written.is_ok().then_some(reply.status));
     if let Err(error) = written {
@@ -467,7 +467,12 @@ async fn write_reply(
     let no_body = *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
     let mut head = Vec::with_capacity(256);
     let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
-    let streamed_length = declared_length(&reply.headers);
+    let streamed_length = match &body {
+        Body::Stream(_) => declared_length(&reply.headers),
+        Body::Full(_) => None,
+    };
+    // The Content-Length the server states for a complete body.
+    let mut content_length = None;
     match &body {
         // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
         // length a 200 would have had, which only the handler knows.
@@ -477,7 +482,7 @@ async fn write_reply(
                 && bytes.is_empty()
                 && reply.headers.contains_key(header::CONTENT_LENGTH);
             if !(status.is_informational() || status == 204 || status == 304 || head_states_length) {
-                reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                content_length = Some(bytes.len() as u64);
             }
         }
         Body::Stream(_) if no_body || streamed_length.is_some() => {}
@@ -487,7 +492,7 @@ async fn write_reply(
         // HTTP/1.0 has no chunked coding: the body ends with the connection.
         Body::Stream(_) => *keep_alive = false,
     }
-    write_head(&mut head, &reply, version, keep_alive, shared);
+    write_head(&mut head, &reply, content_length, version, keep_alive, shared);
 
     let mut body_bytes = 0u64;
     match body {
@@ -540,9 +545,17 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// Writes the status line and the fields: the reply's own (its Connection aside), then
 /// Date, Server, the HTTPD cache defaults and the server's global headers unless the reply
 /// set or removed them, then Connection. Straight into `dst`: a reply's map is not
-/// touched (inserting the defaults into it cost more than the rest of the head). A reply
-/// whose Connection says `close` (a handler may ask) turns `keep_alive` off.
-fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: &mut bool, shared: &Shared) {
+/// touched (inserting the defaults into it cost more than the rest of the head).
+/// `content_length`, when given, replaces any Content-Length the reply set. A reply whose
+/// Connection says `close` (a handler may ask) turns `keep_alive` off.
+fn write_head(
+    dst: &mut Vec<u8>,
+    reply: &Reply,
+    content_length: Option<u64>,
+    version: Version,
+    keep_alive: &mut bool,
+    shared: &Shared,
+) {
     let status = reply.status;
     let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
     // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
@@ -557,11 +570,17 @@ fn write_head(dst: &mut Vec<u8>, reply: &Reply, version: Version, keep_alive: &m
             }
             continue;
         }
+        if content_length.is_some() && name == header::CONTENT_LENGTH {
+            continue;
+        }
         has_date |= name == header::DATE;
         has_server |= name == header::SERVER;
         has_cache_control |= name == header::CACHE_CONTROL;
         has_expires |= name == header::EXPIRES;
         h1::write_field(dst, name, value.as_bytes());
+    }
+    if let Some(length) = content_length {
+        h1::write_field(dst, &header::CONTENT_LENGTH, h1::format_decimal(&mut [0; 20], length));
     }
     // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
     let removed = |name: &HeaderName| reply.removed.contains(name);
@@ -609,9 +628,8 @@ async fn write_fault(
             Body::Stream(_) => bytes::Bytes::new(),
         };
         let length = length.unwrap_or(body.len() as u64);
-        reply.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         let mut bytes = Vec::new();
-        write_head(&mut bytes, reply, version, &mut false, shared);
+        write_head(&mut bytes, reply, Some(length), version, &mut false, shared);
         if *method != Method::HEAD {
             bytes.extend_from_slice(&body);
         }

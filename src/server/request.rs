@@ -26,6 +26,17 @@ pub(crate) struct IncomingBody {
 
 pub(crate) type SharedWire = Arc<tokio::sync::Mutex<Wire>>;
 
+/// Locks the connection: at once when nobody holds it (the usual case, one step of one
+/// request at a time), else in turn. `try_lock` is one atomic update; `lock().await`
+/// builds and polls a queueing future every time. Waiters are never overtaken:
+/// `try_lock` fails while any are queued.
+pub(crate) async fn lock_wire(wire: &SharedWire) -> tokio::sync::MutexGuard<'_, Wire> {
+    match wire.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => wire.lock().await,
+    }
+}
+
 /// An HTTP request received by the bundled server. Cheap to clone; clones share the body.
 ///
 /// ```no_run
@@ -171,7 +182,7 @@ impl Request {
     /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
     /// client asked for it. Pieces read here are not returned again by [`body`](Self::body).
     pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
-        let mut wire = self.inner.wire.lock().await;
+        let mut wire = lock_wire(&self.inner.wire).await;
         let Wire { conn, body } = &mut *wire;
         let Some(incoming) = body.as_mut() else { return Ok(None) };
         if incoming.send_continue {
@@ -236,7 +247,7 @@ impl Request {
 
     /// True while some of the body is still on the wire.
     pub(crate) async fn has_body_left(&self) -> bool {
-        self.inner.wire.lock().await.body.is_some()
+        lock_wire(&self.inner.wire).await.body.is_some()
     }
 
     pub(crate) fn limits(&self) -> &Limits {

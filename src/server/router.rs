@@ -71,7 +71,8 @@ pub(crate) struct Router {
     /// Runs first for every request (HTTPD's `request` event); may answer or pass.
     request_hook: Option<Handler>,
     /// HTTPD path handlers, by exact path segment prefix ("/test/bla.jpg", "/test", "").
-    paths: HashMap<String, Handler>,
+    /// (foldhash: every request looks up its path here; the keys are the server's own.)
+    paths: HashMap<String, Handler, foldhash::fast::RandomState>,
     /// POEx regex handlers, tried in order after the path walk.
     patterns: Vec<Pattern>,
 }
@@ -140,13 +141,13 @@ impl Router {
                 return reply;
             }
         }
-        let path = request.path().to_owned();
+        let path = request.path();
         let specific =
-            walk(&path).filter(|segment| !segment.is_empty()).filter_map(|segment| self.paths.get(segment));
+            walk(path).filter(|segment| !segment.is_empty()).filter_map(|segment| self.paths.get(segment));
         let matching = self
             .patterns
             .iter()
-            .filter(|pattern| pattern.regex.is_match(&path))
+            .filter(|pattern| pattern.regex.is_match(path))
             .map(|pattern| &pattern.handler);
         for handler in specific.chain(matching).chain(self.paths.get("")) {
             if let Outcome::Reply(reply) = handler(request.clone()).await {
