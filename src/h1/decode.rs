@@ -269,7 +269,7 @@ impl Chunked {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
         match httparse::parse_headers(&self.trailers, &mut slots) {
             Ok(httparse::Status::Complete((_, fields))) => {
-                header_map(fields).map(Some).map_err(|_| ProtocolError::MalformedTrailers)
+                header_map(&self.trailers, fields).map(Some).map_err(|_| ProtocolError::MalformedTrailers)
             }
             Err(httparse::Error::TooManyHeaders) => Err(ProtocolError::TooManyHeaders),
             _ => Err(ProtocolError::MalformedTrailers),

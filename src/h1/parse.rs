@@ -2,6 +2,7 @@
 
 use super::limits::{MAX_HEADERS, MAX_HEAD_SIZE};
 use super::{ProtocolError, RequestHead, ResponseHead};
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Version};
 use std::mem::MaybeUninit;
@@ -38,7 +39,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, 
         version,
         status,
         reason: parsed.reason.unwrap_or_default().to_owned(),
-        headers: header_map(parsed.headers)?,
+        headers: header_map(&buf[..len], parsed.headers)?,
     };
     Ok(Some((head, len)))
 }
@@ -60,7 +61,7 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, Pr
         method,
         target: parsed.path.unwrap_or_default().to_owned(),
         version,
-        headers: header_map(parsed.headers)?,
+        headers: header_map(&buf[..len], parsed.headers)?,
     };
     Ok(Some((head, len)))
 }
@@ -103,17 +104,36 @@ fn version_of(minor: Option<u8>) -> Result<Version, ProtocolError> {
 
 /// Copies httparse's borrowed fields into an owned `HeaderMap` (names lowercased).
 ///
+/// `section` is the bytes the fields were parsed from. From three fields on, the values
+/// share one copy of it: two allocations (the copy and its reference count) for a whole
+/// head, not one per value (a typical response has ten). Fewer values are copied each.
 /// Shared by heads and chunked trailers so both apply the same validation.
-pub(super) fn header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, ProtocolError> {
+pub(super) fn header_map(
+    section: &[u8],
+    fields: &[httparse::Header<'_>],
+) -> Result<HeaderMap, ProtocolError> {
+    let shared = (fields.len() > 2).then(|| Bytes::copy_from_slice(section));
     let mut map = HeaderMap::with_capacity(fields.len());
     for field in fields {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| ProtocolError::MalformedHead("invalid header name"))?;
-        let value = HeaderValue::from_bytes(field.value)
-            .map_err(|_| ProtocolError::MalformedHead("invalid header value"))?;
+        let value = match (&shared, offset_in(section, field.value)) {
+            (Some(shared), Some(start)) => {
+                HeaderValue::from_maybe_shared(shared.slice(start..start + field.value.len()))
+            }
+            _ => HeaderValue::from_bytes(field.value),
+        }
+        .map_err(|_| ProtocolError::MalformedHead("invalid header value"))?;
         map.append(name, value);
     }
     Ok(map)
+}
+
+/// Where `part` starts within `whole`, if it is a non-empty slice of it (httparse's
+/// fields are slices of the buffer they were parsed from).
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (!part.is_empty() && start.checked_add(part.len())? <= whole.len()).then_some(start)
 }
 
 #[cfg(test)]
@@ -143,7 +163,8 @@ mod tests {
 
     #[test]
     fn parses_a_response_head_and_reports_its_length() {
-        let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\nX-A: 2\r\n\r\nbody";
+        let input =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\nX-Empty:\r\nX-A: 2\r\n\r\nbody";
         let (head, len) = parse_both_ways(input).unwrap().unwrap();
         assert_eq!(len, input.len() - 4);
         assert_eq!(head.version, Version::HTTP_11);
@@ -152,6 +173,8 @@ mod tests {
         assert_eq!(head.headers["content-type"], "text/plain");
         let repeats: Vec<_> = head.headers.get_all("x-a").iter().collect();
         assert_eq!(repeats, ["1", "2"]);
+        assert_eq!(head.headers["x-empty"], "");
+        assert_eq!(head.headers.len(), 4);
     }
 
     #[test]
