@@ -65,13 +65,23 @@ pub(crate) enum Written {
     ResponseArrived,
 }
 
+/// What a connection's first read asks for. Reads double from here while they come back
+/// full, so a large body reaches `read_size` reads within a few reads. Starting small
+/// keeps a connection that only ever sees short messages small: a buffer of
+/// `read_size` (16 KiB by default) costs a whole page of memory per connection for a
+/// 50-byte reply, and a thousand pooled connections hold a thousand of them.
+const FIRST_READ: usize = 2 * 1024;
+
 /// One connection with its read buffer and activity timeout.
 pub(crate) struct Connection {
     io: Box<dyn Transport>,
     /// Bytes read but not yet consumed: the rest of a head, body bytes, or what follows.
     read_buf: BytesMut,
-    /// How much to ask the socket for per read (the seed's `max_read_size`).
+    /// The most to ask the socket for per read (the seed's `max_read_size`).
     read_size: usize,
+    /// What the next read asks for: from `FIRST_READ`, doubled after each read that
+    /// filled it, up to `read_size` (see `FIRST_READ`).
+    next_read: usize,
     /// Each read and write must make progress within this (the seed's activity timeout).
     timeout: Duration,
     /// Bytes ever read from the peer: a retry is safe only if none arrived for a request.
@@ -80,12 +90,21 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(io: Box<dyn Transport>, read_size: usize, timeout: Duration) -> Self {
-        Self { io, read_buf: BytesMut::with_capacity(read_size), read_size, timeout, bytes_read: 0 }
+        let next_read = FIRST_READ.min(read_size);
+        Self {
+            io,
+            read_buf: BytesMut::with_capacity(next_read),
+            read_size,
+            next_read,
+            timeout,
+            bytes_read: 0,
+        }
     }
 
     /// Applies a request's settings to a connection that may have served another request.
     pub(crate) fn configure(&mut self, read_size: usize, timeout: Duration) {
         self.read_size = read_size;
+        self.next_read = self.next_read.min(read_size);
         self.timeout = timeout;
     }
 
@@ -119,10 +138,15 @@ impl Connection {
 
     /// One read, without the activity timeout (the caller bounds the wait).
     async fn read_once(&mut self) -> io::Result<usize> {
-        self.read_buf.reserve(self.read_size);
-        let mut limited = (&mut self.read_buf).limit(self.read_size);
+        let want = self.next_read;
+        self.read_buf.reserve(want);
+        let mut limited = (&mut self.read_buf).limit(want);
         let read = self.io.read_buf(&mut limited).await?;
         self.bytes_read += read as u64;
+        if read == want {
+            // More was probably waiting: ask for more next time.
+            self.next_read = (want * 2).min(self.read_size);
+        }
         Ok(read)
     }
 
@@ -345,5 +369,34 @@ fn describe_duration(duration: Duration) -> String {
         format!("{} s", duration.as_secs())
     } else {
         format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Reads once per call until `total` bytes have arrived; the size of each read.
+    async fn read_sizes(read_size: usize, total: usize) -> Vec<usize> {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        theirs.write_all(&vec![7u8; total]).await.unwrap();
+        let mut conn = Connection::new(Box::new(ours), read_size, Duration::from_secs(5));
+        let mut sizes = Vec::new();
+        while (conn.bytes_read() as usize) < total {
+            sizes.push(conn.read_once().await.unwrap());
+        }
+        assert_eq!(conn.read_buf.len(), total);
+        sizes
+    }
+
+    #[tokio::test]
+    async fn reads_start_small_and_double_while_they_come_back_full() {
+        assert_eq!(read_sizes(16 * 1024, 100).await, [100]);
+        assert_eq!(read_sizes(16 * 1024, 20_000).await, [2048, 4096, 8192, 5664]);
+        assert_eq!(read_sizes(16 * 1024, 40_000).await, [2048, 4096, 8192, 16384, 9280]);
+        // Never more than read_size, even from the start.
+        assert_eq!(read_sizes(3000, 10_000).await, [2048, 3000, 3000, 1952]);
+        assert_eq!(read_sizes(1000, 2500).await, [1000, 1000, 500]);
     }
 }

@@ -243,7 +243,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Bytes asked of the socket per read (seed: `handle_params` `max_read_size`).
+    /// The most bytes asked of the socket per read (seed: `handle_params` `max_read_size`;
+    /// default 16 KiB). A connection's reads start at 2 KiB and double while they come
+    /// back full, so short replies keep its buffer small.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(1);
         self

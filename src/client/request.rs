@@ -308,7 +308,8 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// How many bytes to ask the socket for per read (the seed's `max_read_size`).
+    /// The most bytes to ask the socket for per read (the seed's `max_read_size`); see
+    /// [`ClientBuilder::read_buffer_size`](crate::ClientBuilder::read_buffer_size).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.options.read_buffer_size = bytes.max(1);
         self
