@@ -72,6 +72,17 @@ pub(crate) enum Written {
 /// 50-byte reply, and a thousand pooled connections hold a thousand of them.
 const FIRST_READ: usize = 2 * 1024;
 
+/// What an idle connection's peer did meanwhile (see [`Connection::poll_idle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdleCheck {
+    /// Nothing: the connection can carry the next request.
+    Usable,
+    /// The peer closed it (or it failed).
+    Closed,
+    /// The peer sent bytes nobody asked for: they must never be read as a response.
+    UnaskedBytes,
+}
+
 /// One connection with its read buffer and activity timeout.
 pub(crate) struct Connection {
     io: Box<dyn Transport>,
@@ -121,13 +132,17 @@ impl Connection {
 
     /// Checks an idle connection without writing to it: still usable only if the peer has
     /// neither closed it nor sent anything. Registers `cx` to be woken when that changes.
-    pub(crate) fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+    pub(crate) fn poll_idle(&mut self, cx: &mut Context<'_>) -> IdleCheck {
         if !self.read_buf.is_empty() {
-            return false;
+            return IdleCheck::UnaskedBytes;
         }
         let mut probe = [0u8; 1];
         let mut probe = ReadBuf::new(&mut probe);
-        Pin::new(&mut self.io).poll_read(cx, &mut probe).is_pending()
+        match Pin::new(&mut self.io).poll_read(cx, &mut probe) {
+            Poll::Pending => IdleCheck::Usable,
+            Poll::Ready(Ok(())) if !probe.filled().is_empty() => IdleCheck::UnaskedBytes,
+            Poll::Ready(_) => IdleCheck::Closed,
+        }
     }
 
     /// Reads once more into the buffer; `Ok(0)` means the peer closed its side.

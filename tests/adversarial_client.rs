@@ -952,7 +952,7 @@ async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
         seen.iter().any(|e| matches!(e.kind, EventKind::Close(_)))
     }))
     .await;
-    assert_eq!(close_reasons(&events), ["idle connection was closed by the peer"]);
+    assert_eq!(close_reasons(&events), ["idle connection received bytes nobody asked for"]);
     let res = within(client.get(server.url("/")).send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "fresh");
@@ -1007,7 +1007,7 @@ async fn unsolicited_bytes_just_before_the_next_request_are_never_its_response()
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "fresh");
     assert_eq!(server.connects(), 2);
-    assert_eq!(close_reasons(&events), ["idle connection was closed by the peer"]);
+    assert_eq!(close_reasons(&events), ["idle connection received bytes nobody asked for"]);
 }
 
 #[tokio::test]

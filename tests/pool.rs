@@ -430,6 +430,15 @@ async fn an_idle_connection_that_sends_unasked_bytes_is_closed_not_reused() {
         // The reaper hears the socket become readable and closes it.
         let closed = eventually(|| client.pool_stats().idle == 0).await;
         assert!(closed, "the stray byte was not noticed: {:?} {:?}", client.pool_stats(), events.trace());
+        let reasons: Vec<_> = events
+            .all()
+            .into_iter()
+            .filter_map(|event| match event.kind {
+                EventKind::Close(reason) => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, ["idle connection received bytes nobody asked for"], "{:?}", events.trace());
         assert_ok(&client.get(server.url("/2")).send().await, "/2");
         assert_eq!(server.connects(), 2);
         assert_eq!(events.retries(), 0);

@@ -11,10 +11,7 @@
 //! read readiness, so nothing is ever written to find out).
 
 use super::events::{ConnectionEvent, EventKind, Observer};
-
-/// Why the pool closed an idle connection.
-const PEER_CLOSED: &str = "idle connection was closed by the peer";
-use crate::io::Connection;
+use crate::io::{Connection, IdleCheck};
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -22,6 +19,18 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+
+/// The `Close` event's reason for a connection that stayed idle too long.
+const IDLE_TIMEOUT: &str = "idle timeout";
+
+/// Why an idle connection cannot be reused, or `None` when it can.
+fn why_closed(check: IdleCheck) -> Option<&'static str> {
+    match check {
+        IdleCheck::Usable => None,
+        IdleCheck::Closed => Some("idle connection was closed by the peer"),
+        IdleCheck::UnaskedBytes => Some("idle connection received bytes nobody asked for"),
+    }
+}
 
 /// What a cached connection must match to be reused. Connections made for one key are
 /// never handed to a request with another.
@@ -273,12 +282,17 @@ impl Shared {
                 // Newest first: the connection least likely to have been closed meanwhile.
                 let mut probe = Context::from_waker(Waker::noop());
                 while let Some(mut idle) = host.idle.pop_back() {
-                    if idle.since.elapsed() < self.idle_timeout && idle.connection.poll_idle(&mut probe) {
+                    let gone = if idle.since.elapsed() >= self.idle_timeout {
+                        Some(IDLE_TIMEOUT)
+                    } else {
+                        why_closed(idle.connection.poll_idle(&mut probe))
+                    };
+                    let Some(reason) = gone else {
                         reused = Some((idle.connection, idle.id));
                         break;
-                    }
+                    };
                     host.slots -= 1;
-                    events.push((EventKind::Close(PEER_CLOSED), idle.id));
+                    events.push((EventKind::Close(reason), idle.id));
                     closed.push(idle.connection);
                 }
             }
@@ -314,7 +328,7 @@ impl Shared {
         let mut closed = Vec::new();
         let mut closed_ids = Vec::new();
         let mut wake_reaper = None;
-        let mut peer_closed_id = None;
+        let mut gone_at_check_in = None;
         {
             let mut state = self.lock();
             let State { hosts, reaper, reaper_waker, reaper_deadline, .. } = &mut *state;
@@ -350,20 +364,22 @@ impl Shared {
                         // wakes it); it only needs waking itself if it has no timer to
                         // come back by. A socket that is closed already, or has sent
                         // something unasked (the probe took a byte of it), is not cached.
-                        let alive = match (start_reaper, reaper_waker.as_ref()) {
-                            (false, Some(waker)) => connection.poll_idle(&mut Context::from_waker(waker)),
-                            _ => true,
+                        let gone = match (start_reaper, reaper_waker.as_ref()) {
+                            (false, Some(waker)) => {
+                                why_closed(connection.poll_idle(&mut Context::from_waker(waker)))
+                            }
+                            _ => None,
                         };
-                        if alive {
+                        if let Some(reason) = gone {
+                            closed.push(connection);
+                            gone_at_check_in = Some((id, reason));
+                            release_slot(hosts, key);
+                        } else {
                             if reaper_deadline.is_none() {
                                 wake_reaper = reaper_waker.take();
                             }
                             host.idle.push_back(Idle { connection, id, since: Instant::now() });
                             idle_id = Some(id);
-                        } else {
-                            closed.push(connection);
-                            peer_closed_id = Some(id);
-                            release_slot(hosts, key);
                         }
                     }
                     None => release_slot(hosts, key),
@@ -387,8 +403,8 @@ impl Shared {
         if let Some(id) = idle_id {
             self.notify(EventKind::Idle, key, id);
         }
-        if let Some(id) = peer_closed_id {
-            self.notify(EventKind::Close(PEER_CLOSED), key, id);
+        if let Some((id, reason)) = gone_at_check_in {
+            self.notify(EventKind::Close(reason), key, id);
         }
     }
 
@@ -405,9 +421,9 @@ impl Shared {
                 for mut idle in host.idle.drain(..) {
                     let expiry = idle.since + self.idle_timeout;
                     let reason = if expiry <= now {
-                        "idle timeout"
-                    } else if !idle.connection.poll_idle(cx) {
-                        PEER_CLOSED
+                        IDLE_TIMEOUT
+                    } else if let Some(reason) = why_closed(idle.connection.poll_idle(cx)) {
+                        reason
                     } else {
                         next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
                         kept.push_back(idle);
