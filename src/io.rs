@@ -181,7 +181,7 @@ impl Connection {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(written)) => {
                     remaining = &remaining[written..];
-                    idle.as_mut().reset(tokio::time::Instant::now() + timeout);
+                    idle.as_mut().reset(deadline_after(timeout));
                 }
                 Poll::Ready(Err(error)) => {
                     // The server may have answered and closed; its answer beats our error.
@@ -353,6 +353,13 @@ pub(crate) async fn with_timeout<T>(
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(limit)),
     }
+}
+
+/// `limit` from now. Saturating: `Duration::MAX`, the usual way to say "no timeout", must
+/// not overflow (tokio's own `sleep` saturates the same way).
+pub(crate) fn deadline_after(limit: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(limit).unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// `future`'s output, or `Err(Elapsed)` if it takes longer than `limit`. A future that is

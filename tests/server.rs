@@ -388,6 +388,34 @@ async fn a_complete_body_states_its_own_length_once_whatever_the_handler_set() {
 }
 
 #[tokio::test]
+async fn server_wide_headers_never_add_framing_fields() {
+    within(async {
+        let (server, mut client) = Server::builder()
+            .header("content-length", "0")
+            .header("transfer-encoding", "chunked")
+            .header("connection", "close")
+            .header("x-everywhere", "1")
+            .route("/full", |_req| async { Reply::text("hello") })
+            .route("/streamed", |_req| async { streamed(&["a", "b"]) })
+            .start_with_client()
+            .await;
+        for round in 0..2 {
+            let res = client.request(get("/full")).await;
+            assert_eq!(res.header_all("content-length"), ["5"], "round {round}: {}", lossy(&res.raw));
+            assert!(!res.has("transfer-encoding") && !res.has("connection"), "{}", lossy(&res.raw));
+            assert_eq!((res.header("x-everywhere"), res.text().as_str()), (Some("1"), "hello"));
+            let res = client.request(get("/streamed")).await;
+            assert_eq!(res.header_all("transfer-encoding"), ["chunked"], "{}", lossy(&res.raw));
+            assert!(!res.has("content-length") && !res.has("connection"), "{}", lossy(&res.raw));
+            assert_eq!(res.text(), "ab");
+        }
+        assert!(client.nothing_pending());
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
 async fn head_gets_the_get_headers_and_no_body() {
     within(async {
         let (server, mut client) = Server::builder()
@@ -1027,6 +1055,38 @@ async fn each_keep_alive_wait_gets_the_whole_idle_timeout() {
         }
         assert_eq!(server.open_connections(), 1);
         client.assert_closed().await;
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn timeouts_of_duration_max_mean_never_on_both_sides() {
+    within(async {
+        let server = Server::builder()
+            .request_timeout(Duration::MAX)
+            .idle_timeout(Duration::MAX)
+            .route("", |req: Request| async move {
+                let body = req.body().await.unwrap_or_default();
+                Reply::text(format!("{} bytes", body.len()))
+            })
+            .start()
+            .await
+            .unwrap();
+        let client =
+            Client::builder().timeout(Duration::MAX).persistent_timeout(Duration::MAX).build().unwrap();
+        for _ in 0..2 {
+            assert_eq!(client.get(server.url("/")).send().await.text(), "0 bytes");
+        }
+        // Large enough that the upload goes out in several writes (each moves a deadline).
+        let upload = vec![b'u'; 8 << 20];
+        let res = client.post(server.url("/"), upload).send().await;
+        assert_eq!(res.status().as_u16(), 200, "{:?}", res.error());
+        assert_eq!(res.text(), "8388608 bytes");
+        assert_eq!(client.pool_stats().idle, 1);
+        assert_eq!(server.open_connections(), 1);
+        // Graceful shutdown waits for the connection: it must end when the client goes.
+        drop(client);
         server.shutdown().await;
     })
     .await

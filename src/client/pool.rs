@@ -419,13 +419,16 @@ impl Shared {
             for (key, host) in state.hosts.iter_mut() {
                 let mut kept = VecDeque::with_capacity(host.idle.len());
                 for mut idle in host.idle.drain(..) {
-                    let expiry = idle.since + self.idle_timeout;
-                    let reason = if expiry <= now {
+                    // (`None`: an idle timeout too long to represent never expires.)
+                    let expiry = idle.since.checked_add(self.idle_timeout);
+                    let reason = if expiry.is_some_and(|expiry| expiry <= now) {
                         IDLE_TIMEOUT
                     } else if let Some(reason) = why_closed(idle.connection.poll_idle(cx)) {
                         reason
                     } else {
-                        next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
+                        if let Some(expiry) = expiry {
+                            next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
+                        }
                         kept.push_back(idle);
                         continue;
                     };

@@ -106,13 +106,16 @@ fn version_of(minor: Option<u8>) -> Result<Version, ProtocolError> {
 ///
 /// `section` is the bytes the fields were parsed from. From three fields on, the values
 /// share one copy of it: two allocations (the copy and its reference count) for a whole
-/// head, not one per value (a typical response has ten). Fewer values are copied each.
+/// head, not one per value (a typical response has ten). Fewer values are copied each,
+/// and so are the values of a head over `SHARED_HEAD_LIMIT`: one value kept (a clone of
+/// an ETag, say) keeps the whole copy alive, which must stay small.
 /// Shared by heads and chunked trailers so both apply the same validation.
 pub(super) fn header_map(
     section: &[u8],
     fields: &[httparse::Header<'_>],
 ) -> Result<HeaderMap, ProtocolError> {
-    let shared = (fields.len() > 2).then(|| Bytes::copy_from_slice(section));
+    let share = fields.len() > 2 && section.len() <= SHARED_HEAD_LIMIT;
+    let shared = share.then(|| Bytes::copy_from_slice(section));
     let mut map = HeaderMap::with_capacity(fields.len());
     for field in fields {
         let name = HeaderName::from_bytes(field.name.as_bytes())
@@ -128,6 +131,9 @@ pub(super) fn header_map(
     }
     Ok(map)
 }
+
+/// The largest head whose values share one copy of it (see `header_map`).
+const SHARED_HEAD_LIMIT: usize = 4 * 1024;
 
 /// Where `part` starts within `whole`, if it is a non-empty slice of it (httparse's
 /// fields are slices of the buffer they were parsed from).
@@ -175,6 +181,26 @@ mod tests {
         assert_eq!(repeats, ["1", "2"]);
         assert_eq!(head.headers["x-empty"], "");
         assert_eq!(head.headers.len(), 4);
+    }
+
+    #[test]
+    fn values_are_the_same_whether_or_not_they_share_a_copy_of_the_head() {
+        // Two fields (copied each), three (shared), three in a head over the limit (copied).
+        let big = "b".repeat(SHARED_HEAD_LIMIT);
+        for extra in ["", "X-C: 3\r\n", &format!("X-C: 3\r\nX-Big: {big}\r\n")] {
+            let input = format!("HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B:  two words \r\n{extra}\r\n");
+            let (head, len) = parse_response_head(input.as_bytes()).unwrap().unwrap();
+            assert_eq!(len, input.len());
+            assert_eq!(head.headers["x-a"], "1");
+            assert_eq!(head.headers["x-b"], "two words");
+            if !extra.is_empty() {
+                assert_eq!(head.headers["x-c"], "3");
+            }
+            assert_eq!(
+                head.headers.get("x-big").map(|v| v.len()),
+                extra.contains("X-Big").then_some(big.len())
+            );
+        }
     }
 
     #[test]

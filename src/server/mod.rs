@@ -221,13 +221,17 @@ impl ServerBuilder {
         self
     }
 
-    /// A header added to every reply that does not set it (POEx's `headers`).
+    /// A header added to every reply that does not set it (POEx's `headers`). Invalid
+    /// names or values are ignored, and so are the framing fields (Content-Length,
+    /// Transfer-Encoding, Connection): the server writes those for each reply, and a
+    /// second one would make the reply ambiguous.
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        use http::header::{CONNECTION, CONTENT_LENGTH, SERVER, TRANSFER_ENCODING};
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
         {
-            if name == http::header::SERVER {
+            if name == SERVER {
                 self.server_header = value;
-            } else {
+            } else if ![CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(&name) {
                 self.headers.append(name, value);
             }
         }
@@ -459,15 +463,35 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, concurrency: Op
         let id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed) + 1;
         let local = stream.local_addr().unwrap_or(peer);
         let info = ConnectionInfo { id, peer, local };
-        shared.open_connections.fetch_add(1, Ordering::SeqCst);
+        let open = OpenConnection::count(&shared, permit);
         let shared = shared.clone();
         tokio::spawn(async move {
-            conn::serve(stream, info, shared.clone()).await;
-            drop(permit);
-            if shared.open_connections.fetch_sub(1, Ordering::SeqCst) == 1 {
-                shared.all_closed.notify_waiters();
-            }
+            conn::serve(stream, info, shared).await;
+            drop(open);
         });
+    }
+}
+
+/// One open connection, counted (and holding its place under the concurrency limit) until
+/// dropped: even a connection task that panics (a bug) must not leave graceful shutdown
+/// waiting for it forever.
+struct OpenConnection {
+    shared: Arc<Shared>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl OpenConnection {
+    fn count(shared: &Arc<Shared>, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        shared.open_connections.fetch_add(1, Ordering::SeqCst);
+        Self { shared: shared.clone(), _permit: permit }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if self.shared.open_connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.all_closed.notify_waiters();
+        }
     }
 }
 
