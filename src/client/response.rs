@@ -39,8 +39,9 @@ pub struct Response {
     pub(crate) error: Option<Error>,
     pub(crate) body: Bytes,
     pub(crate) body_handle: Option<BodyHandle>,
-    /// The unread body of a streamed response (`send_streaming`).
-    pub(crate) body_reader: Option<super::body_stream::BodyReader>,
+    /// The unread body of a streamed response (`send_streaming`). Boxed: it is half a
+    /// kilobyte, and every response is moved several times on its way to the caller.
+    pub(crate) body_reader: Option<Box<super::body_stream::BodyReader>>,
 }
 
 impl Response {

@@ -301,7 +301,7 @@ async fn exchange(
     // A streamed response returns now; its body is read by the caller (`Response::chunk`).
     if options.stream_body && !mode.is_empty() {
         let blocker = reuse.blocker(request, &response);
-        response.body_reader = Some(BodyReader::new(conn, mode, lease, blocker, content));
+        response.body_reader = Some(Box::new(BodyReader::new(conn, mode, lease, blocker, content)));
         return Hop::Final(response);
     }
     if let BodyMode::Length(length) = mode {
