@@ -397,6 +397,21 @@ async fn a_declared_length_of_2_pow_63_minus_1_gets_1009_at_once() {
 }
 
 #[tokio::test]
+async fn the_frame_limit_has_a_ceiling_so_no_frame_head_can_ask_for_all_memory() {
+    within(async {
+        // Asked for "no limit", the server still refuses a frame over 1 GiB from its head
+        // (tungstenite would reserve the whole length first: 2^40 bytes aborts the process).
+        let (addr, mut sessions) = listen(WebSocketServer::new().max_frame_size(usize::MAX)).await;
+        for length in [(1u64 << 30) + 1, 1 << 40, (1 << 63) - 1] {
+            let mut stream = raw_websocket(addr, "/", &declared_head(0x82, length)).await;
+            assert_eq!(close_then_eof(&mut stream).await, 1009, "{length:#x}");
+            assert_eq!(next_session(&mut sessions).await.finish.code, 1009);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_declared_length_with_the_top_bit_set_is_refused() {
     within(async {
         let (addr, mut sessions) = listen(WebSocketServer::new()).await;

@@ -535,6 +535,23 @@ async fn idle_connection_expires_after_the_persistent_timeout() {
     .await;
 }
 
+#[tokio::test]
+async fn a_zero_persistent_timeout_keeps_nothing_idle() {
+    within(async {
+        let server = KeepAlive::start(|request| ok(&request.target)).await;
+        let (client, events) = client_from(Client::builder().persistent_timeout(Duration::ZERO));
+        for path in ["/1", "/2", "/3"] {
+            assert_ok(&client.get(server.url(path)).send().await, path);
+            assert_eq!(counts(&client), (0, 0, 0), "nothing kept idle after {path}");
+        }
+        assert_eq!(server.connects(), 3);
+        server.conns.wait_closed(3).await;
+        let closes = events.count(|kind| *kind == EventKind::Close("idle timeout"));
+        assert_eq!(closes, 3, "{:?}", events.trace());
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Non-reusable responses
 // ---------------------------------------------------------------------------------------

@@ -415,6 +415,32 @@ async fn server_wide_headers_never_add_framing_fields() {
     .await
 }
 
+/// A handler that streams the first piece with `chunk()`, then takes `body()`.
+async fn first_piece_then_body(req: Request) -> Reply {
+    let first = req.chunk().await.unwrap().unwrap_or_default();
+    let rest = req.body().await.unwrap();
+    Reply::text(format!("{}|{}", lossy(&first), lossy(&rest)))
+}
+
+#[tokio::test]
+async fn streamed_pieces_are_kept_only_while_the_server_records_requests() {
+    within(async {
+        let upload = format!("POST /up HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        // Recording off: the piece read with chunk() is held nowhere, body() is the rest.
+        let (server, mut client) =
+            Server::builder().record_limit(0).route("/up", first_piece_then_body).start_with_client().await;
+        assert_eq!(client.request(upload.as_str()).await.text(), "hello| world");
+        assert!(server.requests().is_empty());
+        server.shutdown().await;
+        // Recording on (the default): the log needs every byte, so body() has them all.
+        let (server, mut client) = Server::builder().route("/up", first_piece_then_body).start_with_client().await;
+        assert_eq!(client.request(upload.as_str()).await.text(), "hello|hello world");
+        assert_eq!(server.requests()[0].body, "hello world");
+        server.shutdown().await;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn head_gets_the_get_headers_and_no_body() {
     within(async {
@@ -2362,6 +2388,23 @@ async fn a_chunked_body_over_the_limit_gets_413_and_the_connection_closes() {
 // ---------------------------------------------------------------------------------------
 // Concurrency and binding
 // ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_concurrency_limit_beyond_what_a_semaphore_holds_is_no_limit() {
+    within(async {
+        let (server, mut first) = Server::builder()
+            .concurrency(usize::MAX)
+            .route("", |_req| async { Reply::text("ok") })
+            .start_with_client()
+            .await;
+        let mut second = RawClient::connect(&server).await;
+        assert_eq!(first.request(get("/")).await.text(), "ok");
+        assert_eq!(second.request(get("/")).await.text(), "ok");
+        assert_eq!(server.open_connections(), 2);
+        server.shutdown().await;
+    })
+    .await
+}
 
 #[tokio::test]
 async fn a_concurrency_limit_holds_the_next_connection_until_one_closes() {

@@ -8,6 +8,15 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+/// Retry pauses double up to this (or the first pause, if longer).
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+
+/// The pause after `pause`: doubled, up to `MAX_RETRY_PAUSE` or `first` if that is longer
+/// (a pause never shrinks), saturating (`Duration::MAX` must not overflow).
+fn next_pause(pause: Duration, first: Duration) -> Duration {
+    pause.saturating_mul(2).min(MAX_RETRY_PAUSE.max(first))
+}
+
 /// A download to a file that resumes where an earlier attempt stopped.
 ///
 /// Each attempt asks for the rest of the file (`Range: bytes=N-`) under a validator: the
@@ -120,7 +129,8 @@ impl Download {
         self
     }
 
-    /// The pause before the first retry; it doubles each time, up to 30 s (default 0.5 s).
+    /// The pause before the first retry; it doubles each time, up to 30 s or the first
+    /// pause if that is longer (default 0.5 s).
     pub fn retry_pause(mut self, pause: Duration) -> Self {
         self.first_pause = pause;
         self
@@ -155,7 +165,7 @@ impl Download {
                 Attempt::Again { at_once: true, .. } => {}
                 Attempt::Again { at_once: false, .. } => {
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(30));
+                    pause = next_pause(pause, self.first_pause);
                 }
             }
         }
@@ -296,4 +306,21 @@ async fn open_for_writing(path: &std::path::Path, start: u64) -> std::io::Result
 async fn set_modified(file: tokio::fs::File, modified: SystemTime) {
     let file = file.into_std().await;
     let _ = tokio::task::spawn_blocking(move || file.set_modified(modified)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_pause;
+    use std::time::Duration;
+
+    #[test]
+    fn pauses_double_up_to_30_s_never_shrink_and_never_overflow() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        assert_eq!(next_pause(ms(500), ms(500)), secs(1));
+        assert_eq!(next_pause(secs(20), ms(500)), secs(30));
+        assert_eq!(next_pause(secs(60), secs(60)), secs(60));
+        assert_eq!(next_pause(Duration::MAX, Duration::MAX), Duration::MAX);
+        assert_eq!(next_pause(Duration::ZERO, Duration::ZERO), Duration::ZERO);
+    }
 }

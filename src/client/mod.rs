@@ -225,7 +225,10 @@ impl std::fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The default activity timeout (seed: `$TIMEOUT`, 300 s).
+    /// The default activity timeout (seed: `$TIMEOUT`, 300 s): connect, and every read and
+    /// write, must make progress within it. A step that can finish at once always does,
+    /// so even a zero timeout fails only the steps that have to wait. `Duration::MAX`
+    /// means no timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -268,6 +271,7 @@ impl ClientBuilder {
     }
 
     /// How long an idle persistent connection is kept (seed: `$PERSISTENT_TIMEOUT`, 3 s).
+    /// Zero keeps none: every request opens a new connection.
     pub fn persistent_timeout(mut self, timeout: Duration) -> Self {
         self.persistent_timeout = timeout;
         self

@@ -358,6 +358,12 @@ impl Shared {
             let mut start_reaper = false;
             if !handed_over {
                 match connection {
+                    // An idle timeout of zero keeps nothing idle (and needs no reaper).
+                    Some((connection, id)) if self.idle_timeout.is_zero() => {
+                        closed.push(connection);
+                        gone_at_check_in = Some((id, IDLE_TIMEOUT));
+                        release_slot(hosts, key);
+                    }
                     Some((mut connection, id)) => {
                         start_reaper = reaper.as_ref().is_none_or(|reaper| reaper.is_finished());
                         // The running reaper watches this socket from now on (a peer close

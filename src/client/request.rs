@@ -296,7 +296,8 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// The activity timeout: connect, and every read and write, must make progress within
-    /// it (not an overall deadline). Default: the client's, 300 s.
+    /// it (not an overall deadline). Default: the client's, 300 s. See
+    /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
         self

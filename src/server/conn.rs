@@ -152,7 +152,7 @@ async fn serve_one(
     let method = head.method.clone();
     let version = head.version;
     let client_keeps_alive = fields.keep_alive(version);
-    let request = Request::new(head, info.peer, info.id, index, limits.clone(), wire.clone());
+    let request = Request::new(head, info, index, shared, wire.clone());
     if let Some(hook) = &shared.hooks.pre_request {
         hook(&request);
     }
@@ -388,11 +388,11 @@ async fn finish_body(request: &Request, continue_pending: bool) -> bool {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
         return false;
     }
-    let (received, complete) = request.received_body();
+    let (_, complete) = request.received_body();
     if complete || !request.has_body_left().await {
         return true;
     }
-    if continue_pending && received.is_empty() {
+    if continue_pending && request.body_bytes_read() == 0 {
         return false;
     }
     let limit = request.limits().max_drain;

@@ -467,7 +467,7 @@ impl Request {
         // The epilogue after the closing boundary (usually a CRLF) is read and ignored, so
         // the body is complete; it counts towards the size limits like the rest.
         let mut size = self.received_body().0.len() as u64;
-        while let Some(piece) = self.chunk().await? {
+        while let Some(piece) = self.next_piece(true).await? {
             size += piece.len() as u64;
             if size > max_size {
                 return Err(FormError::Body(BodyError::TooLarge));
@@ -492,7 +492,7 @@ impl Request {
             if size > max_size {
                 return Err(FormError::Body(BodyError::TooLarge));
             }
-            match self.chunk().await? {
+            match self.next_piece(true).await? {
                 Some(piece) => size += piece.len() as u64,
                 None => break,
             }
@@ -507,7 +507,7 @@ impl Request {
         let already = stream::iter((!received.is_empty()).then_some(Ok(received)));
         let rest = stream::unfold(Some(self.clone()), |request| async move {
             let request = request?;
-            match request.chunk().await {
+            match request.next_piece(true).await {
                 Ok(Some(piece)) => Some((Ok(piece), Some(request))),
                 Ok(None) => None,
                 // One error ends the stream.

@@ -95,6 +95,11 @@ impl Shared {
         outcome
     }
 
+    /// The request log is on: bodies read are kept for it.
+    pub(crate) fn records_requests(&self) -> bool {
+        self.recorder.enabled()
+    }
+
     pub(crate) fn record(&self, request: &Request, status: Option<StatusCode>) {
         self.recorder.record(request, status);
     }
@@ -177,7 +182,9 @@ impl ServerBuilder {
     }
 
     /// How long a request head may take to arrive, on every request of a connection
-    /// (default 60 s; HTTPD's `request_timeout`). Late heads get 408 and a close.
+    /// (default 60 s; HTTPD's `request_timeout`). Late heads get 408 and a close. A new
+    /// connection may also wait this long for its first byte (later requests wait the
+    /// idle timeout); from its first byte, a head has this long again to be complete.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.limits.request_timeout = timeout;
         self
@@ -210,7 +217,8 @@ impl ServerBuilder {
 
     /// Most connections served at once (POEx's `concurrency`); more wait in the backlog.
     pub fn concurrency(mut self, connections: usize) -> Self {
-        self.concurrency = Some(connections.max(1));
+        // (tokio's semaphore holds at most MAX_PERMITS: more is "no limit" in practice.)
+        self.concurrency = Some(connections.clamp(1, Semaphore::MAX_PERMITS));
         self
     }
 
@@ -613,7 +621,8 @@ impl Server {
     }
 
     /// Graceful shutdown: stop accepting, close idle connections, let requests in flight
-    /// finish, and return once every connection has closed.
+    /// finish, and return once every connection has closed. A head already arriving
+    /// counts as in flight: it has the request timeout to be complete.
     pub async fn shutdown(self) {
         self.shared.shutdown.send_replace(true);
         loop {

@@ -50,6 +50,11 @@ impl Recorder {
         Self { limit, requests: Mutex::new(VecDeque::new()) }
     }
 
+    /// False with a limit of 0: nothing is recorded.
+    pub(crate) fn enabled(&self) -> bool {
+        self.limit > 0
+    }
+
     pub(crate) fn record(&self, request: &Request, status: Option<StatusCode>) {
         if self.limit == 0 {
             return;

@@ -57,6 +57,9 @@ struct Inner {
     connection_id: u64,
     index: usize,
     limits: Limits,
+    /// The server records requests (the test kit): pieces read with `chunk()` are kept
+    /// for the record too. Off, a streamed body is held nowhere.
+    keep_streamed: bool,
     wire: SharedWire,
     /// Everything read of the body so far (collected bodies and streamed chunks alike).
     received: StdMutex<Received>,
@@ -64,7 +67,10 @@ struct Inner {
 
 #[derive(Default)]
 struct Received {
+    /// The bytes kept: everything `body()` read, and `chunk()`'s pieces while kept.
     bytes: BytesMut,
+    /// Every body byte read so far, kept or not (the body limit counts these).
+    total: u64,
     complete: bool,
     /// Reading failed (too large, malformed, closed): the connection must not carry more.
     failed: bool,
@@ -99,16 +105,23 @@ impl fmt::Display for BodyError {
 impl std::error::Error for BodyError {}
 
 impl Request {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         head: RequestHead,
-        peer: SocketAddr,
-        connection_id: u64,
+        connection: &super::ConnectionInfo,
         index: usize,
-        limits: Limits,
+        shared: &super::Shared,
         wire: SharedWire,
     ) -> Self {
-        let inner = Inner { head, peer, connection_id, index, limits, wire, received: StdMutex::default() };
+        let inner = Inner {
+            head,
+            peer: connection.peer,
+            connection_id: connection.id,
+            index,
+            limits: shared.limits.clone(),
+            keep_streamed: shared.records_requests(),
+            wire,
+            received: StdMutex::default(),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -180,8 +193,19 @@ impl Request {
     }
 
     /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
-    /// client asked for it. Pieces read here are not returned again by [`body`](Self::body).
+    /// client asked for it.
+    ///
+    /// With the request log off (`record_limit(0)`), a piece is held nowhere once
+    /// returned: an upload read this way streams in bounded memory, and a later
+    /// [`body`](Self::body) returns only the rest. While the server records requests (the
+    /// default, for the test kit), pieces are kept for the log, and `body()` returns them
+    /// too.
     pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
+        self.next_piece(self.inner.keep_streamed).await
+    }
+
+    /// The next piece of the body, kept for [`body`](Self::body) and the log when `keep`.
+    pub(crate) async fn next_piece(&self, keep: bool) -> Result<Option<Bytes>, BodyError> {
         let mut wire = lock_wire(&self.inner.wire).await;
         let Wire { conn, body } = &mut *wire;
         let Some(incoming) = body.as_mut() else { return Ok(None) };
@@ -192,10 +216,13 @@ impl Request {
         let outcome = match conn.read_body_event(&mut incoming.decoder).await {
             Ok(BodyEvent::Data(data)) => {
                 let mut received = self.received();
-                if (received.bytes.len() + data.len()) as u64 > self.inner.limits.max_body_size {
+                received.total += data.len() as u64;
+                if received.total > self.inner.limits.max_body_size {
                     Err(BodyError::TooLarge)
                 } else {
-                    received.bytes.extend_from_slice(&data);
+                    if keep {
+                        received.bytes.extend_from_slice(&data);
+                    }
                     Ok(Some(data))
                 }
             }
@@ -225,7 +252,7 @@ impl Request {
 
     /// The whole body (read now if it has not been). Bounded by the server's body limit.
     pub async fn body(&self) -> Result<Bytes, BodyError> {
-        while self.chunk().await?.is_some() {}
+        while self.next_piece(true).await?.is_some() {}
         Ok(self.received().bytes.clone().freeze())
     }
 
@@ -243,6 +270,11 @@ impl Request {
     pub(crate) fn received_body(&self) -> (Bytes, bool) {
         let received = self.received();
         (received.bytes.clone().freeze(), received.complete)
+    }
+
+    /// How many body bytes have been read so far, kept or not.
+    pub(crate) fn body_bytes_read(&self) -> u64 {
+        self.received().total
     }
 
     /// True while some of the body is still on the wire.

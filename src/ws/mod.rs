@@ -50,6 +50,12 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 /// Largest single frame by default.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
 
+/// The highest [`WebSocketServer::max_frame_size`]. tungstenite reserves a frame's whole
+/// announced length before its payload arrives, so without a ceiling one 14-byte frame
+/// header from a client could ask for more memory than the machine has, and a failed
+/// allocation aborts the process.
+pub const MAX_FRAME_SIZE_LIMIT: usize = 1 << 30;
+
 /// Bytes asked of the socket per read while reading the handshake.
 const HANDSHAKE_READ_SIZE: usize = 4096;
 
@@ -152,9 +158,10 @@ impl<T> WebSocketServer<T> {
         self
     }
 
-    /// Largest frame accepted (default 16 MiB); a larger one fails with 1009.
+    /// Largest frame accepted (default 16 MiB, at most [`MAX_FRAME_SIZE_LIMIT`], 1 GiB); a
+    /// larger one fails with 1009. Larger messages still arrive, as fragments.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.limits.max_frame_size = bytes;
+        self.limits.max_frame_size = bytes.min(MAX_FRAME_SIZE_LIMIT);
         self
     }
 
