@@ -185,7 +185,9 @@ async fn exchange(
                 };
                 let target =
                     connect::Target { scheme: key.scheme.clone(), host: key.host.clone(), port: key.port };
-                match connect::connect(&target, &plan).await {
+                // Boxed: connecting (resolution, Happy Eyeballs, proxies, TLS) is the largest
+                // state in this future, and a reused connection never needs it.
+                match Box::pin(connect::connect(&target, &plan)).await {
                     Ok((io, address)) => {
                         lease.opened(address);
                         (Connection::new(io, options.read_buffer_size, options.timeout), false)

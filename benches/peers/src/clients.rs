@@ -99,7 +99,8 @@ impl Peer {
                 Ok(res.body().len())
             }
             Peer::Reqwest(client) => {
-                let res = client.get(parsed.reqwest.clone()).send().await.map_err(|e| format!("reqwest: {e:?}"))?;
+                let res =
+                    client.get(parsed.reqwest.clone()).send().await.map_err(|e| format!("reqwest: {e:?}"))?;
                 let body = res.bytes().await.map_err(|e| format!("reqwest body: {e:?}"))?;
                 Ok(body.len())
             }
@@ -114,31 +115,30 @@ impl Peer {
     /// GET `url`, read the whole body; its length.
     pub async fn get(&self, url: &str) -> Result<usize, String> {
         match self {
+            Peer::Courier(client) => courier_get(client, url).await,
+            Peer::Reqwest(client) => reqwest_get(client, url).await,
+            Peer::Hyper(client) => hyper_get(client, url).await,
+        }
+    }
+
+    /// `get` as a task of its own, sized for this client's future alone. (The future of
+    /// `get` is as large as the largest of the three, which would charge each client's
+    /// peak RSS with another client's request state.)
+    pub fn spawn_get(&self, set: &mut tokio::task::JoinSet<Result<usize, String>>, url: std::sync::Arc<str>) {
+        match self {
             Peer::Courier(client) => {
-                let res = client.get(url).send().await;
-                if res.status() != 200 {
-                    return Err(format!("courier: {} {:?}", res.status(), res.error()));
-                }
-                Ok(res.body().len())
+                let client = client.clone();
+                set.spawn(async move { courier_get(&client, &url).await })
             }
             Peer::Reqwest(client) => {
-                let res = client.get(url).send().await.map_err(|e| format!("reqwest: {e:?}"))?;
-                if res.status() != 200 {
-                    return Err(format!("reqwest: {}", res.status()));
-                }
-                let body = res.bytes().await.map_err(|e| format!("reqwest body: {e:?}"))?;
-                Ok(body.len())
+                let client = client.clone();
+                set.spawn(async move { reqwest_get(&client, &url).await })
             }
             Peer::Hyper(client) => {
-                let uri: hyper::Uri = url.parse().map_err(|e| format!("hyper uri: {e}"))?;
-                let res = client.get(uri).await.map_err(|e| format!("hyper: {e:?}"))?;
-                if res.status() != 200 {
-                    return Err(format!("hyper: {}", res.status()));
-                }
-                let body = res.into_body().collect().await.map_err(|e| format!("hyper body: {e:?}"))?;
-                Ok(body.to_bytes().len())
+                let client = client.clone();
+                set.spawn(async move { hyper_get(&client, &url).await })
             }
-        }
+        };
     }
 
     /// GET `url` and stream the body, chunk by chunk, counting its bytes.
@@ -258,4 +258,31 @@ impl Parsed {
             uri: url.parse().map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?,
         })
     }
+}
+
+async fn courier_get(client: &courier::Client, url: &str) -> Result<usize, String> {
+    let res = client.get(url).send().await;
+    if res.status() != 200 {
+        return Err(format!("courier: {} {:?}", res.status(), res.error()));
+    }
+    Ok(res.body().len())
+}
+
+async fn reqwest_get(client: &reqwest::Client, url: &str) -> Result<usize, String> {
+    let res = client.get(url).send().await.map_err(|e| format!("reqwest: {e:?}"))?;
+    if res.status() != 200 {
+        return Err(format!("reqwest: {}", res.status()));
+    }
+    let body = res.bytes().await.map_err(|e| format!("reqwest body: {e:?}"))?;
+    Ok(body.len())
+}
+
+async fn hyper_get(client: &HyperClient, url: &str) -> Result<usize, String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("hyper uri: {e}"))?;
+    let res = client.get(uri).await.map_err(|e| format!("hyper: {e:?}"))?;
+    if res.status() != 200 {
+        return Err(format!("hyper: {}", res.status()));
+    }
+    let body = res.into_body().collect().await.map_err(|e| format!("hyper body: {e:?}"))?;
+    Ok(body.to_bytes().len())
 }

@@ -400,13 +400,12 @@ pub fn rss_child(args: &Args) -> Result<(), String> {
             (0..hosts).map(|h| format!("http://{}:{port}/", server::host_ip(h)).into()).collect();
         let mut set = tokio::task::JoinSet::new();
         for i in 0..n {
-            let (peer, url) = (peer.clone(), urls[i % hosts].clone());
-            set.spawn(async move { peer.get(&url).await.and_then(check_len) });
+            peer.spawn_get(&mut set, urls[i % hosts].clone());
         }
         let mut ok = 0;
         let work = async {
             while let Some(joined) = set.join_next().await {
-                joined.map_err(|e| format!("task: {e}"))??;
+                check_len(joined.map_err(|e| format!("task: {e}"))??)?;
                 ok += 1;
             }
             Ok::<(), String>(())
