@@ -124,8 +124,9 @@ impl Connection {
         self.bytes_read
     }
 
-    /// True when bytes beyond the current message are waiting (a reused connection must
-    /// start clean: leftover bytes would be read as the next response).
+    /// True when bytes beyond the current message are waiting: a client's reused
+    /// connection must start clean (leftover bytes would be read as the next response);
+    /// a server's holds the next, pipelined request.
     pub(crate) fn has_unread_bytes(&self) -> bool {
         !self.read_buf.is_empty()
     }
@@ -272,12 +273,6 @@ impl Connection {
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) async fn wait_for_data(&mut self) -> io::Result<bool> {
         Ok(!self.read_buf.is_empty() || self.read_once().await? > 0)
-    }
-
-    /// True when bytes the peer sent are already buffered (a pipelined request).
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
-    pub(crate) fn has_buffered_input(&self) -> bool {
-        !self.read_buf.is_empty()
     }
 
     /// Writes all of `data` under the activity timeout (server replies: nothing to watch

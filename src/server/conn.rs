@@ -111,7 +111,7 @@ async fn serve_one(
         }
         // Between requests the connection may idle (a pipelined request is already
         // buffered: no wait). Shutdown ends the wait at once.
-        if !guard.conn.has_buffered_input() {
+        if !guard.conn.has_unread_bytes() {
             idle_timer.as_mut().reset(crate::io::deadline_after(wait_limit(shared, index)));
             tokio::select! {
                 biased;
