@@ -110,6 +110,9 @@ mod httpd {
         let started = Server::builder()
             .host(options.host.clone())
             .port(options.port)
+            // No request log: it is the test kit's, and a long-running server that nobody
+            // inspects would only hold requests (and bodies) for nothing.
+            .record_limit(0)
             .route("/", root)
             .route("/test", |req| async move { tag(&req, Reply::html(TEST_PAGE)) })
             .route("/form", form)

@@ -77,7 +77,9 @@ mod serve {
                 return ExitCode::from(2);
             }
         };
-        let mut builder = Server::builder().host(&args.host).port(args.port);
+        // No request log: it is the test kit's, and a long-running file server that
+        // nobody inspects would only hold requests (and bodies) for nothing.
+        let mut builder = Server::builder().host(&args.host).port(args.port).record_limit(0);
         match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => match courier::tls::server_config_from_pem(cert, key) {
                 Ok(config) => builder = builder.tls(config),

@@ -131,6 +131,20 @@ impl Connection {
         !self.read_buf.is_empty()
     }
 
+    /// The bytes read but not consumed yet (the server peeks at a head it refuses).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.read_buf
+    }
+
+    /// True when the peer has sent bytes nobody has read, checked without waiting. The
+    /// byte used to check is consumed: call this only on a connection whose input is
+    /// about to be discarded (a server closing it).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn peer_sent_more(&mut self) -> bool {
+        poll_fn(|cx| Poll::Ready(self.poll_idle(cx) == IdleCheck::UnaskedBytes)).await
+    }
+
     /// Checks an idle connection without writing to it: still usable only if the peer has
     /// neither closed it nor sent anything. Registers `cx` to be woken when that changes.
     pub(crate) fn poll_idle(&mut self, cx: &mut Context<'_>) -> IdleCheck {
@@ -265,6 +279,27 @@ impl Connection {
             }
             self.read_buf.clear();
         }
+    }
+
+    /// Reads and discards until the peer closes, sends nothing for `quiet`, or `total`
+    /// has passed (a server's lingering close).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn discard_until_quiet(&mut self, quiet: Duration, total: Duration) {
+        self.read_buf.clear();
+        let end = deadline_after(total);
+        loop {
+            let wait = deadline_after(quiet).min(end);
+            match tokio::time::timeout_at(wait, self.read_once()).await {
+                Ok(Ok(read)) if read > 0 => self.read_buf.clear(),
+                _ => break,
+            }
+        }
+    }
+
+    /// Forgets the bytes read but not consumed (a refused request's).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn discard_buffered(&mut self) {
+        self.read_buf.clear();
     }
 
     /// Waits until at least one byte is buffered; `Ok(false)` when the peer closed first.

@@ -317,11 +317,21 @@ async fn control_bytes_in_the_reason_phrase_are_596() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn a_later_http_1_minor_version_is_read_as_http_1_1() {
+    // RFC 9110 §2.5: a recipient handles HTTP/1.x with x above 1 as the 1.1 it speaks.
+    let res = answer(&b"HTTP/1.7 200 OK\r\ncontent-length: 2\r\n\r\nhi"[..]).await;
+    assert_eq!(
+        (res.status().as_u16(), res.version(), res.text().as_ref()),
+        (200, Some(http::Version::HTTP_11), "hi")
+    );
+}
+
+#[tokio::test]
 async fn invalid_status_lines_are_596() {
     for (status_line, part) in [
         (&b"HTTP/2 200"[..], "unsupported HTTP version"),
-        (b"HTTP/2.0 200 OK", "unsupported HTTP version"),
-        (b"HTTP/1.2 200 OK", "unsupported HTTP version"),
+        (b"HTTP/2.0 200 OK", "unsupported HTTP major version"),
+        (b"HTTP/1.10 200 OK", "unsupported HTTP version"),
         (b"HTTP/0.9 200 OK", "unsupported HTTP version"),
         (b"http/1.1 200 OK", "unsupported HTTP version"),
         (b"ICY 200 OK", "unsupported HTTP version"),

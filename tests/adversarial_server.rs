@@ -335,6 +335,8 @@ async fn broken_chunked_never_smuggles(route: &str, body: &[u8], expected_status
     assert!(rest.is_empty(), "nothing after the reply: {:?}", lossy(&rest));
     let expected = if route == "/body" { (1, 0, 0) } else { (0, 1, 0) };
     assert_eq!(counts.get(), expected, "{route}: the smuggled request must never be dispatched");
+    // (Closing first ends the server's lingering close at once.)
+    drop(client);
     server.shutdown().await;
 }
 
@@ -343,11 +345,12 @@ async fn an_overflowing_chunk_size_never_dispatches_the_pipelined_request() {
     within(async {
         // 18 hex digits: more than 64 bits.
         broken_chunked_never_smuggles("/body", b"ffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 400).await;
-        // The handler that does not read: the server drains, finds the overflow, closes.
-        broken_chunked_never_smuggles("/plain", b"ffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 200).await;
+        // The handler that does not read: the server drains, finds the overflow, and
+        // refuses the request whatever the handler said.
+        broken_chunked_never_smuggles("/plain", b"ffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 400).await;
         // 16 digits fit in u64 but declare an absurd chunk: the data is "read" until the
         // drain limit or the end; either way the smuggled request is chunk data.
-        broken_chunked_never_smuggles("/plain", b"10000000000000000\r\n", 200).await;
+        broken_chunked_never_smuggles("/plain", b"1000000000000000\r\n", 200).await;
     })
     .await;
 }
@@ -372,7 +375,7 @@ async fn malformed_chunk_lines_never_dispatch_the_pipelined_request() {
         for (name, body) in bodies {
             eprintln!("case: {name}");
             broken_chunked_never_smuggles("/body", &body, 400).await;
-            broken_chunked_never_smuggles("/plain", &body, 200).await;
+            broken_chunked_never_smuggles("/plain", &body, 400).await;
         }
     })
     .await;
@@ -866,7 +869,6 @@ async fn garbage_heads_are_400_and_the_server_survives() {
             b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(),
             b"GET /plain HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n".to_vec(),
             b"GET /plain HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n".to_vec(),
-            b"GET /plain HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(),
             b"GET /plain HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
             b"GET /plain HTTP/1.1\r\n\r\n".to_vec(),
             b"GET /plain HTTP/1.1\r\nHost: user@evil\r\n\r\n".to_vec(),
@@ -879,13 +881,11 @@ async fn garbage_heads_are_400_and_the_server_survives() {
             refused_then_closed(addr, bytes, 400).await;
         }
         assert_eq!(counts.get(), (0, 0, 0));
-        // Bare LF line endings (RFC 9112 §2.2 lets a recipient accept them): both
-        // pipelined requests parse the same way and are answered in order.
-        let mut client = RawClient::framed(addr).await;
-        client.send_lossy(b"GET /plain HTTP/1.1\nHost: a\n\nGET /plain HTTP/1.1\r\nHost: a\r\n\r\n").await;
-        assert_eq!(client.response().await.status, 200);
-        assert_eq!(client.response().await.status, 200);
-        assert_eq!(counts.get(), (0, 2, 0));
+        // Another major version is 505, not a parse error.
+        for bytes in [&b"GET /plain HTTP/2.0\r\nHost: a\r\n\r\n"[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+            refused_then_closed(addr, bytes, 505).await;
+        }
+        assert_eq!(counts.get(), (0, 0, 0));
         let mut client = RawClient::framed(addr).await;
         client.send_lossy(get("/plain")).await;
         assert_eq!(client.response().await.status, 200);

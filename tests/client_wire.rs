@@ -702,7 +702,12 @@ async fn malformed_or_missing_heads_fail_with_596() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("garbage status line", b"garbage\r\n\r\n".to_vec(), "malformed message head"),
         ("HTTP/2 status line", b"HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), "HTTP version"),
-        ("HTTP/1.2 status line", b"HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), "HTTP version"),
+        (
+            "HTTP/2.0 status line",
+            b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            "HTTP major version",
+        ),
+        ("HTTP/1.10 status line", b"HTTP/1.10 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), "HTTP version"),
         ("closed before any byte", Vec::new(), "closed before the response head"),
         ("closed mid status line", b"HTTP/1.1 20".to_vec(), "closed in the middle of the response head"),
         (

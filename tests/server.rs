@@ -423,7 +423,7 @@ async fn first_piece_then_body(req: Request) -> Reply {
 }
 
 #[tokio::test]
-async fn streamed_pieces_are_kept_only_while_the_server_records_requests() {
+async fn streamed_pieces_are_held_nowhere_and_the_log_keeps_its_own_bounded_copy() {
     within(async {
         let upload = format!("POST /up HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
         // Recording off: the piece read with chunk() is held nowhere, body() is the rest.
@@ -432,10 +432,55 @@ async fn streamed_pieces_are_kept_only_while_the_server_records_requests() {
         assert_eq!(client.request(upload.as_str()).await.text(), "hello| world");
         assert!(server.requests().is_empty());
         server.shutdown().await;
-        // Recording on (the default): the log needs every byte, so body() has them all.
+        // Recording on (the default): the same for the handler; the log has every byte.
         let (server, mut client) = Server::builder().route("/up", first_piece_then_body).start_with_client().await;
-        assert_eq!(client.request(upload.as_str()).await.text(), "hello|hello world");
-        assert_eq!(server.requests()[0].body, "hello world");
+        assert_eq!(client.request(upload.as_str()).await.text(), "hello| world");
+        let recorded = &server.requests()[0];
+        assert_eq!((&recorded.body[..], recorded.body_size), (&b"hello world"[..], 11));
+        assert!(recorded.body_complete && !recorded.body_truncated());
+        server.shutdown().await;
+        // With a byte budget below the body: the log keeps the first bytes and says so.
+        let (server, mut client) =
+            Server::builder().record_body_limit(7).route("/up", first_piece_then_body).start_with_client().await;
+        assert_eq!(client.request(upload.as_str()).await.text(), "hello| world");
+        let recorded = &server.requests()[0];
+        assert_eq!((&recorded.body[..], recorded.body_size), (&b"hello w"[..], 11));
+        assert!(recorded.body_complete && recorded.body_truncated());
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_request_log_drops_the_oldest_bodies_first_and_keeps_every_head() {
+    within(async {
+        let (server, mut client) = Server::builder()
+            .record_body_limit(10)
+            .route("/up", |req: Request| async move {
+                Ok::<_, BodyError>(Reply::text(req.body().await?.len().to_string()))
+            })
+            .start_with_client()
+            .await;
+        let kept = |server: &Server| -> Vec<(String, u64, bool)> {
+            server.requests().iter().map(|r| (lossy(&r.body), r.body_size, r.body_truncated())).collect()
+        };
+        let row = |body: &str, size: u64, truncated: bool| (body.to_owned(), size, truncated);
+        for body in ["aaaa", "bbbb", "cccc"] {
+            assert_eq!(client.request(post("/up", body)).await.text(), "4");
+        }
+        // 12 bytes over a budget of 10: the oldest body goes.
+        assert_eq!(kept(&server), [row("", 4, true), row("bbbb", 4, false), row("cccc", 4, false)]);
+        // A body alone larger than the budget keeps its first 10 bytes (the handler got all
+        // 12), and every older body goes to make room.
+        assert_eq!(client.request(post("/up", "0123456789ab")).await.text(), "12");
+        assert_eq!(
+            kept(&server),
+            [row("", 4, true), row("", 4, true), row("", 4, true), row("0123456789", 12, true)]
+        );
+        assert_eq!(client.request(post("/up", "e")).await.text(), "1");
+        let last = kept(&server);
+        assert_eq!(last.len(), 5, "every head is kept");
+        assert_eq!(last[3..], [row("", 12, true), row("e", 1, false)]);
         server.shutdown().await;
     })
     .await
@@ -1406,7 +1451,7 @@ async fn a_garbage_request_line_gets_400() {
             Server::builder().route("", |_req| async { Reply::text("never") }).start().await.unwrap();
         for garbage in [
             "this is not http\r\n\r\n",
-            "GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.10\r\nHost: x\r\n\r\n",
             "GET\r\n\r\n",
             "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
@@ -1415,6 +1460,10 @@ async fn a_garbage_request_line_gets_400() {
             assert_eq!(res.status, 400, "{garbage:?}");
             assert!(res.text().starts_with("400 Bad Request: "), "{:?}", res.text());
         }
+        // A well-formed version of another major number is 505, not garbage.
+        let res = rejected(&server, "GET / HTTP/9.9\r\nHost: x\r\n\r\n").await;
+        assert_eq!(res.status, 505);
+        assert!(res.text().starts_with("505 HTTP Version Not Supported: "), "{:?}", res.text());
         server.shutdown().await;
     })
     .await

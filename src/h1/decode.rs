@@ -107,15 +107,38 @@ enum ChunkedEvent {
 }
 
 /// Where the chunked decoder is within `size [ext] CRLF data CRLF ... 0 CRLF trailers CRLF`.
+///
+/// The size line follows RFC 9112 §7.1.1 exactly:
+/// `chunk-size *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] ) CRLF`.
+/// Whitespace is allowed only where the grammar has BWS: before `;` and around `=`, after
+/// `;`, never before CRLF. Parsers that skip an extension "until CR" disagree with each
+/// other about lines like `5;\r\n` or `5;a"b\r\n`, and a disagreement about where a chunk
+/// starts is how bodies get smuggled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ChunkState {
     /// Reading the hex digits of a chunk size.
     #[default]
     Size,
-    /// Spaces or tabs after the size digits.
+    /// Spaces or tabs after the size digits: only `;` may follow.
     SizeWhitespace,
-    /// Skipping a chunk extension (`;name=value`) until CR.
-    Extension,
+    /// After `;` (and any whitespace): an extension name must start.
+    ExtensionStart,
+    /// Inside an extension name (a token).
+    ExtensionName,
+    /// Whitespace after an extension name: `=` or the next `;` must follow.
+    ExtensionNameWhitespace,
+    /// After `=` (and any whitespace): a token or a quoted string must start.
+    ExtensionValueStart,
+    /// Inside an unquoted extension value (a token).
+    ExtensionToken,
+    /// Inside a quoted extension value.
+    ExtensionQuoted,
+    /// After a backslash in a quoted value: any visible byte, space or tab.
+    ExtensionQuotedPair,
+    /// After a closing quote: `;`, whitespace before `;`, or CR.
+    ExtensionValueEnd,
+    /// Whitespace after an extension value: only `;` may follow.
+    ExtensionValueWhitespace,
     /// Saw CR after the size line; LF must follow.
     SizeLf,
     /// Inside chunk data.
@@ -156,8 +179,6 @@ impl Chunked {
             buf.advance(1);
             self.state = match self.state {
                 ChunkState::Size => self.size(byte)?,
-                ChunkState::SizeWhitespace => Self::size_whitespace(byte)?,
-                ChunkState::Extension => self.extension(byte)?,
                 ChunkState::SizeLf => self.size_lf(byte)?,
                 ChunkState::Data => unreachable!("handled above"),
                 ChunkState::DataCr => Self::expect(byte, b'\r', ChunkState::DataLf)?,
@@ -171,6 +192,7 @@ impl Chunked {
                     }
                     ChunkState::Trailers
                 }
+                extension => self.extension(extension, byte)?,
             };
         }
     }
@@ -182,8 +204,7 @@ impl Chunked {
             b'A'..=b'F' => byte - b'A' + 10,
             _ if !self.size_digits => return Err(ProtocolError::InvalidChunkSize),
             b'\n' => return Err(ProtocolError::InvalidChunkTerminator),
-            b' ' | b'\t' => return Ok(ChunkState::SizeWhitespace),
-            b';' => return Ok(ChunkState::Extension),
+            b' ' | b'\t' | b';' => return self.extension(ChunkState::SizeWhitespace, byte),
             b'\r' => return Ok(ChunkState::SizeLf),
             _ => return Err(ProtocolError::InvalidChunkSize),
         };
@@ -196,37 +217,49 @@ impl Chunked {
         Ok(ChunkState::Size)
     }
 
-    fn size_whitespace(byte: u8) -> Result<ChunkState, ProtocolError> {
-        match byte {
-            b' ' | b'\t' => Ok(ChunkState::SizeWhitespace),
-            b';' => Ok(ChunkState::Extension),
-            b'\r' => Ok(ChunkState::SizeLf),
-            b'\n' => Err(ProtocolError::InvalidChunkTerminator),
-            _ => Err(ProtocolError::InvalidChunkSize),
+    /// One byte of the size line after the digits: whitespace, an extension, or CR.
+    fn extension(&mut self, state: ChunkState, byte: u8) -> Result<ChunkState, ProtocolError> {
+        use ChunkState::*;
+        if byte == b'\n' {
+            // A bare LF is how parsers get desynchronised: never guess where the line ends.
+            return Err(ProtocolError::InvalidChunkTerminator);
         }
-    }
-
-    fn extension(&mut self, byte: u8) -> Result<ChunkState, ProtocolError> {
-        match byte {
-            b'\r' => {
+        // (The CR that ends the line is not part of the extension.)
+        self.extension_line += usize::from(byte != b'\r');
+        self.extension_total += usize::from(byte != b'\r');
+        if self.extension_line > MAX_CHUNK_EXTENSION_LINE || self.extension_total > MAX_CHUNK_EXTENSIONS_TOTAL
+        {
+            return Err(ProtocolError::ChunkExtensionTooLong);
+        }
+        let whitespace = byte == b' ' || byte == b'\t';
+        let next = match (state, byte) {
+            (SizeWhitespace | ExtensionValueWhitespace, _) if whitespace => state,
+            (SizeWhitespace | ExtensionValueWhitespace | ExtensionValueEnd, b';') => ExtensionStart,
+            (ExtensionStart, _) if whitespace => ExtensionStart,
+            (ExtensionStart, _) if is_tchar(byte) => ExtensionName,
+            (ExtensionName, _) if is_tchar(byte) => ExtensionName,
+            (ExtensionName | ExtensionNameWhitespace, b';') => ExtensionStart,
+            (ExtensionName | ExtensionNameWhitespace, b'=') => ExtensionValueStart,
+            (ExtensionName | ExtensionNameWhitespace, _) if whitespace => ExtensionNameWhitespace,
+            (ExtensionValueStart, _) if whitespace => ExtensionValueStart,
+            (ExtensionValueStart, b'"') => ExtensionQuoted,
+            (ExtensionValueStart | ExtensionToken, _) if is_tchar(byte) => ExtensionToken,
+            (ExtensionToken, b';') => ExtensionStart,
+            (ExtensionToken | ExtensionValueEnd, _) if whitespace => ExtensionValueWhitespace,
+            (ExtensionQuoted, b'"') => ExtensionValueEnd,
+            (ExtensionQuoted, b'\\') => ExtensionQuotedPair,
+            (ExtensionQuoted, _) if is_qdtext(byte) => ExtensionQuoted,
+            (ExtensionQuotedPair, _) if whitespace || (byte >= 0x21 && byte != 0x7f) => ExtensionQuoted,
+            // The line may end after a complete extension (a name, or a name and value).
+            (ExtensionName | ExtensionToken | ExtensionValueEnd, b'\r') => {
                 self.extension_line = 0;
-                Ok(ChunkState::SizeLf)
+                SizeLf
             }
-            // A bare LF (or other control byte) inside an extension is how parsers get
-            // desynchronised; refuse it rather than guess where the line ends.
-            b'\n' => Err(ProtocolError::InvalidChunkTerminator),
-            _ if byte.is_ascii_control() && byte != b'\t' => Err(ProtocolError::InvalidChunkSize),
-            _ => {
-                self.extension_line += 1;
-                self.extension_total += 1;
-                if self.extension_line > MAX_CHUNK_EXTENSION_LINE
-                    || self.extension_total > MAX_CHUNK_EXTENSIONS_TOTAL
-                {
-                    return Err(ProtocolError::ChunkExtensionTooLong);
-                }
-                Ok(ChunkState::Extension)
-            }
-        }
+            // After the size, only an extension may follow its whitespace (`5 \r\n`, `5 5`).
+            (SizeWhitespace, _) => return Err(ProtocolError::InvalidChunkSize),
+            _ => return Err(ProtocolError::InvalidChunkExtension),
+        };
+        Ok(next)
     }
 
     fn size_lf(&mut self, byte: u8) -> Result<ChunkState, ProtocolError> {
@@ -275,6 +308,22 @@ impl Chunked {
             _ => Err(ProtocolError::MalformedTrailers),
         }
     }
+}
+
+/// A token character (RFC 9110 §5.6.2): the bytes of names and unquoted values.
+fn is_tchar(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// A byte allowed as is inside a quoted string (RFC 9110 §5.6.4): not `"`, `\\` or a
+/// control other than tab.
+fn is_qdtext(byte: u8) -> bool {
+    byte == b'\t'
+        || byte == b' '
+        || byte == 0x21
+        || (0x23..=0x5b).contains(&byte)
+        || (0x5d..=0x7e).contains(&byte)
+        || byte >= 0x80
 }
 
 #[cfg(test)]
@@ -384,6 +433,57 @@ mod tests {
     }
 
     #[test]
+    fn chunk_extensions_follow_the_grammar() {
+        // Accepted: names, token and quoted values (escapes too), BWS around `;` and `=`.
+        for line in [
+            "5;a",
+            "5;a=b",
+            "5 ;a",
+            "5\t; a",
+            "5;a;b=c;d",
+            "5;a ;b",
+            "5;a = b",
+            "5;a=\"\"",
+            "5;a=\"x y;z=\\\"w\\\\\"",
+            "5;a=\"q\" ;b",
+            "5;name=!#$%&'*+-.^_`|~09AZaz",
+            "5;a=\"\u{e9}\"",
+        ] {
+            let input = format!("{line}\r\nhello\r\n0\r\n\r\n");
+            let (body, _, _) = decode_both_ways(BodyMode::Chunked, input.as_bytes())
+                .unwrap_or_else(|error| panic!("{line:?} refused: {error}"));
+            assert_eq!(body, b"hello", "{line:?}");
+        }
+        // Refused: whitespace with nothing after it, empty or non-token names, a value
+        // without a name, unterminated or broken quotes, whitespace before CRLF.
+        use ProtocolError::*;
+        let cases: &[(&str, ProtocolError)] = &[
+            ("5 ", InvalidChunkSize),
+            ("5\t", InvalidChunkSize),
+            ("5 \t ", InvalidChunkSize),
+            ("5;", InvalidChunkExtension),
+            ("5; ", InvalidChunkExtension),
+            ("5;=x", InvalidChunkExtension),
+            ("5;bad[=x", InvalidChunkExtension),
+            ("5;a=", InvalidChunkExtension),
+            ("5;a=b[", InvalidChunkExtension),
+            ("5;a=\"open", InvalidChunkExtension),
+            ("5;a=\"x\\", InvalidChunkExtension),
+            ("5;a=\"x\"y", InvalidChunkExtension),
+            ("5;a=\"x\u{7f}\"", InvalidChunkExtension),
+            ("5;a ", InvalidChunkExtension),
+            ("5;a=b ", InvalidChunkExtension),
+            ("5;a b", InvalidChunkExtension),
+            ("5;;a", InvalidChunkExtension),
+            ("5;a\u{1}", InvalidChunkExtension),
+        ];
+        for (line, expected) in cases {
+            let input = format!("{line}\r\nhello\r\n0\r\n\r\n");
+            assert_eq!(decode_both_ways(BodyMode::Chunked, input.as_bytes()), Err(*expected), "{line:?}");
+        }
+    }
+
+    #[test]
     fn chunked_bad_terminators() {
         use ProtocolError::*;
         let cases: &[&[u8]] = &[
@@ -413,15 +513,16 @@ mod tests {
 
     #[test]
     fn chunk_extension_limits() {
+        // The extension is everything after the size digits: `;` and the name here.
         let mut line = b"1;".to_vec();
-        line.resize(2 + MAX_CHUNK_EXTENSION_LINE, b'a');
+        line.resize(1 + MAX_CHUNK_EXTENSION_LINE, b'a');
         line.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
         assert!(decode_both_ways(BodyMode::Chunked, &line).is_ok(), "exactly at the line limit");
         line.insert(3, b'a');
         assert_eq!(decode_both_ways(BodyMode::Chunked, &line), Err(ProtocolError::ChunkExtensionTooLong));
 
         // Many lines each under the per-line limit still hit the per-body total.
-        let ext = "e".repeat(MAX_CHUNK_EXTENSION_LINE);
+        let ext = "e".repeat(MAX_CHUNK_EXTENSION_LINE - 1);
         let mut body = String::new();
         for _ in 0..(MAX_CHUNK_EXTENSIONS_TOTAL / MAX_CHUNK_EXTENSION_LINE + 1) {
             body.push_str(&format!("1;{ext}\r\nx\r\n"));

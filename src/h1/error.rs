@@ -14,6 +14,9 @@ pub enum ProtocolError {
     TooManyHeaders,
     /// The start line or a header field is not valid HTTP/1.x (the text says which part).
     MalformedHead(&'static str),
+    /// A well-formed HTTP version whose major number is not 1 (`HTTP/2.0`): this peer
+    /// speaks another protocol (a server answers 505).
+    UnsupportedVersion,
     /// Both Transfer-Encoding and Content-Length: a request-smuggling shape we refuse.
     ContentLengthWithTransferEncoding,
     /// Transfer-Encoding in an HTTP/1.0 message, which cannot carry it.
@@ -30,6 +33,8 @@ pub enum ProtocolError {
     ChunkSizeOverflow,
     /// A chunk line or chunk data not ended by exactly CRLF.
     InvalidChunkTerminator,
+    /// A chunk extension that does not follow `;name[=token|"quoted"]` (RFC 9112 §7.1.1).
+    InvalidChunkExtension,
     /// Chunk extensions over the per-line or per-body limit.
     ChunkExtensionTooLong,
     /// A trailer section over [`MAX_TRAILER_SIZE`](super::limits::MAX_TRAILER_SIZE).
@@ -46,6 +51,7 @@ impl fmt::Display for ProtocolError {
             Self::HeadTooLarge => "message head too large",
             Self::TooManyHeaders => "too many header fields",
             Self::MalformedHead(what) => return write!(f, "malformed message head: {what}"),
+            Self::UnsupportedVersion => "unsupported HTTP major version",
             Self::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding present",
             Self::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 message",
             Self::UnsupportedTransferEncoding => "unsupported Transfer-Encoding (only chunked)",
@@ -54,6 +60,7 @@ impl fmt::Display for ProtocolError {
             Self::InvalidChunkSize => "invalid chunk size",
             Self::ChunkSizeOverflow => "chunk size overflows 64 bits",
             Self::InvalidChunkTerminator => "chunk line or data not terminated by CRLF",
+            Self::InvalidChunkExtension => "malformed chunk extension",
             Self::ChunkExtensionTooLong => "chunk extensions too long",
             Self::TrailersTooLarge => "trailer section too large",
             Self::MalformedTrailers => "malformed trailer section",

@@ -12,6 +12,11 @@ use std::mem::MaybeUninit;
 /// Returns the head and the number of bytes it took, or `Ok(None)` when `buf` holds only
 /// part of a head (read more and call again with the whole buffer).
 pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
+    newer_minor_as_1_1(buf, StartLine::Response, parse_response_exactly)
+}
+
+/// [`parse_response_head`] for versions httparse knows (HTTP/1.0 and HTTP/1.1).
+fn parse_response_exactly(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
     // Uninitialised slots: filling 100 empty headers first would cost more than parsing.
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
@@ -45,13 +50,27 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, 
 }
 
 /// Parses a request head from the start of `buf`; same contract as [`parse_response_head`].
+///
+/// Stricter than a response head in one way: every line must end with CRLF. A bare LF is
+/// refused, because servers and proxies that split lines differently can be made to see
+/// `X: a\nContent-Length: 5` as one field or as two, and a disagreement about framing is a
+/// smuggled request. (A client reading a response has no such second reader to disagree
+/// with, so `parse_response_head` accepts bare LF, as RFC 9112 §2.2 allows.)
 pub fn parse_request_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
+    newer_minor_as_1_1(buf, StartLine::Request, parse_request_exactly)
+}
+
+/// [`parse_request_head`] for versions httparse knows (HTTP/1.0 and HTTP/1.1).
+fn parse_request_exactly(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
     let outcome = parsed.parse_with_uninit_headers(buf, &mut slots);
     let Some(len) = complete_within_limit(outcome, buf.len())? else {
         return Ok(None);
     };
+    if has_bare_lf(&buf[..len]) {
+        return Err(ProtocolError::MalformedHead("a line of the request head ends in LF without CR"));
+    }
     let version = version_of(parsed.version)?;
     let method = parsed
         .method
@@ -89,16 +108,98 @@ fn describe(error: httparse::Error) -> &'static str {
         httparse::Error::NewLine => "invalid line ending",
         httparse::Error::Status => "invalid status line",
         httparse::Error::Token => "invalid token in the start line",
-        httparse::Error::Version => "unsupported HTTP version",
+        httparse::Error::Version => UNSUPPORTED_VERSION,
         httparse::Error::TooManyHeaders => "too many header fields",
     }
 }
+
+/// True when a LF in `head` is not preceded by CR. One pass without early exit, so the
+/// compiler can vectorise it: heads are short, and this runs for every request.
+fn has_bare_lf(head: &[u8]) -> bool {
+    let first = head.first() == Some(&b'\n');
+    first
+        | head
+            .iter()
+            .zip(&head[1..])
+            .fold(false, |found, (&before, &byte)| found | (byte == b'\n' && before != b'\r'))
+}
+
+/// A head parser: the head and its length, `None` for "need more bytes".
+type HeadParser<H> = fn(&[u8]) -> Result<Option<(H, usize)>, ProtocolError>;
+
+/// Which start line a head begins with: where its HTTP-version is.
+#[derive(Clone, Copy)]
+enum StartLine {
+    /// `method SP target SP HTTP-version`: the third word.
+    Request,
+    /// `HTTP-version SP status SP reason`: the first word.
+    Response,
+}
+
+/// Parses with `parse`, reading `HTTP/1.2` to `HTTP/1.9` as HTTP/1.1 (RFC 9110 §2.5: a
+/// later minor version of a major version we speak is handled as the latest we know),
+/// and telling a later major version (`HTTP/2.0`) apart from garbage.
+///
+/// httparse knows only 1.0 and 1.1, so a later minor version is rewritten in a copy of
+/// the head (the same length: lengths and offsets stay right). The copy is made only for
+/// such rare heads; everything else costs nothing here.
+fn newer_minor_as_1_1<H>(
+    buf: &[u8],
+    line: StartLine,
+    parse: HeadParser<H>,
+) -> Result<Option<(H, usize)>, ProtocolError> {
+    let outcome = parse(buf);
+    if !matches!(outcome, Err(ProtocolError::MalformedHead(UNSUPPORTED_VERSION))) {
+        return outcome;
+    }
+    let Some(at) = version_offset(buf, line) else { return outcome };
+    let version = &buf[at..buf.len().min(at + 8)];
+    let digit = |index: usize| version.get(index).is_none_or(u8::is_ascii_digit);
+    let ends_there = buf.get(at + 8).is_none_or(|&next| match line {
+        StartLine::Request => next == b'\r' || next == b'\n',
+        StartLine::Response => next == b' ',
+    });
+    if !(b"HTTP/".starts_with(&version[..version.len().min(5)]) && digit(5) && digit(7) && ends_there) {
+        return outcome;
+    }
+    if version.get(6).is_some_and(|&dot| dot != b'.') {
+        return outcome;
+    }
+    match version.get(5) {
+        Some(b'1') => {}
+        // Not all of it is here yet: it may still turn out well-formed, or not.
+        _ if version.len() < 8 => return Ok(None),
+        Some(b'2'..=b'9') => return Err(ProtocolError::UnsupportedVersion),
+        _ => return outcome,
+    }
+    let mut copy = buf[..buf.len().min(MAX_HEAD_SIZE + 1)].to_vec();
+    if let Some(minor) = copy.get_mut(at + 7) {
+        *minor = b'1';
+    }
+    parse(&copy)
+}
+
+/// Where the HTTP-version starts in `buf`'s start line, if the line got that far.
+fn version_offset(buf: &[u8], line: StartLine) -> Option<usize> {
+    match line {
+        StartLine::Response => Some(0),
+        StartLine::Request => {
+            let end = buf.iter().position(|&byte| byte == b'\r' || byte == b'\n').unwrap_or(buf.len());
+            let mut spaces = buf[..end].iter().enumerate().filter(|&(_, &byte)| byte == b' ');
+            let _method_end = spaces.next()?;
+            spaces.next().map(|(at, _)| at + 1)
+        }
+    }
+}
+
+/// What httparse's version error becomes (and what `newer_minor_as_1_1` looks for).
+const UNSUPPORTED_VERSION: &str = "unsupported HTTP version";
 
 fn version_of(minor: Option<u8>) -> Result<Version, ProtocolError> {
     match minor {
         Some(0) => Ok(Version::HTTP_10),
         Some(1) => Ok(Version::HTTP_11),
-        _ => Err(ProtocolError::MalformedHead("unsupported HTTP version")),
+        _ => Err(ProtocolError::MalformedHead(UNSUPPORTED_VERSION)),
     }
 }
 
@@ -149,9 +250,21 @@ mod tests {
 
     /// Feeds `input` whole, then growing one byte at a time, and checks both agree.
     fn parse_both_ways(input: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
-        let whole = parse_response_head(input);
+        both_ways(input, parse_response_head)
+    }
+
+    /// [`parse_both_ways`] for request heads.
+    fn request_both_ways(input: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
+        both_ways(input, parse_request_head)
+    }
+
+    fn both_ways<H: PartialEq + std::fmt::Debug>(
+        input: &[u8],
+        parse: HeadParser<H>,
+    ) -> Result<Option<(H, usize)>, ProtocolError> {
+        let whole = parse(input);
         for end in 0..input.len() {
-            match parse_response_head(&input[..end]) {
+            match parse(&input[..end]) {
                 Ok(None) => {}
                 // A prefix may already be invalid; then the whole input must be too.
                 Err(e) => {
@@ -279,5 +392,74 @@ mod tests {
         assert_eq!(head.method, Method::POST);
         assert_eq!(head.target, "/a?b=c");
         assert_eq!(head.headers["host"], "x");
+    }
+
+    #[test]
+    fn a_bare_lf_in_a_request_head_is_refused() {
+        let refused = ProtocolError::MalformedHead("a line of the request head ends in LF without CR");
+        for input in [
+            &b"GET / HTTP/1.1\nHost: x\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\r\nhello",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+            b"GET / HTTP/1.1\nHost: x\n\n",
+            b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nX: a \nContent-Length: 5\r\n\r\n",
+        ] {
+            assert_eq!(request_both_ways(input), Err(refused), "{:?}", String::from_utf8_lossy(input));
+        }
+        // A leading empty CRLF line is still skipped (RFC 9112 §2.2).
+        let (head, _) = request_both_ways(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap().unwrap();
+        assert_eq!(head.target, "/");
+    }
+
+    #[test]
+    fn a_response_head_may_end_its_lines_with_lf() {
+        let (head, len) =
+            parse_both_ways(b"HTTP/1.1 200 OK\nX-A: 1\nContent-Length: 2\n\nhi").unwrap().unwrap();
+        assert_eq!((head.status.as_u16(), len), (200, 42));
+        assert_eq!(head.headers["x-a"], "1");
+        assert_eq!(head.headers["content-length"], "2");
+    }
+
+    #[test]
+    fn later_minor_versions_are_read_as_http_1_1() {
+        for minor in b'2'..=b'9' {
+            let minor = minor as char;
+            let request = format!("GET /v HTTP/1.{minor}\r\nHost: x\r\nX-A: 1\r\nX-B: 2\r\n\r\nNEXT");
+            let (head, len) = request_both_ways(request.as_bytes()).unwrap().unwrap();
+            assert_eq!(
+                (head.version, head.target.as_str(), len),
+                (Version::HTTP_11, "/v", request.len() - 4)
+            );
+            assert_eq!(head.headers["x-b"], "2");
+            let response = format!("HTTP/1.{minor} 204 No Content\r\nX-A: 1\r\n\r\n");
+            let (head, len) = parse_both_ways(response.as_bytes()).unwrap().unwrap();
+            assert_eq!((head.version, head.status.as_u16(), len), (Version::HTTP_11, 204, response.len()));
+        }
+    }
+
+    #[test]
+    fn later_major_versions_are_refused_as_such_and_garbage_stays_malformed() {
+        for input in
+            [&b"GET / HTTP/2.0\r\n\r\n"[..], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"GET / HTTP/3.1\r\n\r\n"]
+        {
+            assert_eq!(request_both_ways(input), Err(ProtocolError::UnsupportedVersion));
+        }
+        assert_eq!(parse_both_ways(b"HTTP/2.0 200 OK\r\n\r\n"), Err(ProtocolError::UnsupportedVersion));
+        for input in [
+            &b"GET / HTTP/1.10\r\n\r\n"[..],
+            b"GET / HTTP/1.x\r\n\r\n",
+            b"GET / HTTP/0.9\r\n\r\n",
+            b"GET / HTTP/12.0\r\n\r\n",
+            b"GET / HTTPS/1.1\r\n\r\n",
+            b"GET / http/1.1\r\n\r\n",
+        ] {
+            let outcome = request_both_ways(input);
+            assert!(
+                matches!(outcome, Err(ProtocolError::MalformedHead(_))),
+                "{:?} gave {outcome:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 }

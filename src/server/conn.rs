@@ -3,7 +3,7 @@
 
 use super::hooks::{ConnectionInfo, Sent, ServerError};
 use super::reply::{Body, Fault};
-use super::request::{lock_wire, IncomingBody, SharedWire, Wire};
+use super::request::{lock_wire, BodyError, IncomingBody, SharedWire, Wire};
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
 use crate::io::{Connection, ReadError};
@@ -20,7 +20,11 @@ const READ_SIZE: usize = 16 * 1024;
 /// Whether the connection carries another request after this one.
 enum Next {
     KeepAlive,
-    Close,
+    /// The connection ends. `linger`: the client is known to be sending still (a body we
+    /// did not read, a refused upload), so it is drained before the close.
+    Close {
+        linger: bool,
+    },
     /// The connection left HTTP (a 101 went out): run the new protocol's session.
     Upgraded(futures_util::future::BoxFuture<'static, ()>),
 }
@@ -49,8 +53,8 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     loop {
         match serve_one(&wire, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
             Next::KeepAlive => index += 1,
-            Next::Close => {
-                lock_wire(&wire).await.conn.shutdown().await;
+            Next::Close { linger } => {
+                close(&mut lock_wire(&wire).await.conn, linger).await;
                 break;
             }
             // The session owns the socket now; the connection counts as open (and
@@ -107,7 +111,7 @@ async fn serve_one(
     let (head, mut guard) = {
         let mut guard = lock_wire(wire).await;
         if *shutdown.borrow_and_update() {
-            return Next::Close;
+            return Next::Close { linger: false };
         }
         // Between requests the connection may idle (a pipelined request is already
         // buffered: no wait). Shutdown ends the wait at once.
@@ -117,32 +121,46 @@ async fn serve_one(
                 biased;
                 waited = guard.conn.wait_for_data() => {
                     if !matches!(waited, Ok(true)) {
-                        return Next::Close;
+                        return Next::Close { linger: false };
                     }
                 }
-                _ = idle_timer => return Next::Close,
-                _ = shutdown.changed() => return Next::Close,
+                _ = idle_timer => return Next::Close { linger: false },
+                _ = shutdown.changed() => return Next::Close { linger: false },
             }
         }
         // From its first byte, the whole head must arrive within the request timeout
         // (slowloris gets 408, on every request of a keep-alive connection).
-        match crate::io::within(limits.request_timeout, guard.conn.read_request_head()).await {
-            Ok(Ok(head)) => (head, guard),
+        let refusal = match crate::io::within(limits.request_timeout, guard.conn.read_request_head()).await {
+            Ok(Ok(head)) => Ok(head),
             Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
-                return reject(&mut guard.conn, info, shared, 431, "request head too large").await;
+                Err((431, "request head too large".to_owned()))
             }
-            Ok(Err(ReadError::Protocol(cause))) => {
-                return reject(&mut guard.conn, info, shared, 400, &cause.to_string()).await;
+            Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedVersion))) => {
+                Err((505, "only HTTP/1.x is served here".to_owned()))
             }
-            Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close,
-            Err(_) => return reject(&mut guard.conn, info, shared, 408, "request head timed out").await,
+            Ok(Err(ReadError::Protocol(cause))) => Err((400, cause.to_string())),
+            Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close { linger: false },
+            Err(_) => Err((408, "request head timed out".to_owned())),
+        };
+        match refusal {
+            Ok(head) => (head, guard),
+            Err((status, message)) => {
+                // The head did not parse, but a HEAD request still gets no body.
+                let head_request = guard.conn.unread().starts_with(b"HEAD ");
+                return reject(&mut guard.conn, info, shared, status, &message, head_request, false).await;
+            }
         }
     };
 
     let fields = RequestFields::gather(&head.headers);
     let incoming = match check_head(&head, &fields, shared) {
         Ok(incoming) => incoming,
-        Err((status, message)) => return reject(&mut guard.conn, info, shared, status, &message).await,
+        Err((status, message)) => {
+            let head_request = head.method == Method::HEAD;
+            let body_follows = h1::body_mode(MessageKind::Request, head.version, &head.headers)
+                .map_or(true, |mode| !mode.is_empty());
+            return reject(&mut guard.conn, info, shared, status, &message, head_request, body_follows).await;
+        }
     };
     let expects_continue = incoming.as_ref().is_some_and(|body| body.send_continue);
     let has_body = incoming.is_some();
@@ -175,8 +193,18 @@ async fn serve_one(
     // A body the handler left unread: read and discard a bounded amount to keep the
     // connection, unless the client still waits for 100 Continue (then it may never send).
     // (Most requests have no body: nothing to finish, no need to lock the connection.)
-    if has_body && !finish_body(&request, expects_continue).await {
-        keep_alive = false;
+    let mut body_left = false;
+    if has_body {
+        match finish_body(&request, expects_continue).await {
+            Leftover::None => {}
+            Leftover::Abandoned => (keep_alive, body_left) = (false, true),
+            // The body turned out malformed (or too large) while draining it: the
+            // request as a whole is refused, whatever the handler answered.
+            Leftover::Refused(status, message) => {
+                reply = http_error(info, shared, Reply::error(status, &message));
+                (keep_alive, body_left) = (false, true);
+            }
+        }
     }
 
     let mut guard = lock_wire(wire).await;
@@ -192,14 +220,16 @@ async fn serve_one(
             if keep_alive {
                 Next::KeepAlive
             } else {
-                Next::Close
+                // A client that expected to go on may already be sending the next
+                // requests: they must not turn the close into a reset.
+                Next::Close { linger: client_keeps_alive || body_left }
             }
         }
         Err(error) => {
             if let Some(hook) = &shared.hooks.on_error {
                 hook(&mut ServerError::Network { connection: info.clone(), error });
             }
-            Next::Close
+            Next::Close { linger: false }
         }
     }
 }
@@ -242,7 +272,7 @@ async fn hand_over(
         if let Some(hook) = &shared.hooks.on_error {
             hook(&mut ServerError::Network { connection: info.clone(), error });
         }
-        return Next::Close;
+        return Next::Close { linger: false };
     }
     if let Some(hook) = &shared.hooks.post_request {
         hook(request, &Sent { status: reply.status, body_bytes: 0 });
@@ -269,7 +299,8 @@ fn check_head(
         return Err((400, "invalid Host header".into()));
     }
     if !is_valid_target(&head.method, &head.target) {
-        return Err((400, "invalid request target".into()));
+        let form = if head.method == Method::CONNECT { " (CONNECT needs host:port)" } else { "" };
+        return Err((400, format!("invalid request target{form}")));
     }
     if let Some(allowed) = &shared.allowed_methods {
         if !allowed.contains(&head.method) {
@@ -294,10 +325,11 @@ fn check_head(
     Ok((!mode.is_empty()).then(|| IncomingBody { decoder: BodyDecoder::new(mode), send_continue }))
 }
 
-/// A Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2), possibly empty; no userinfo.
+/// A Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2); no userinfo. An empty Host is
+/// refused: it names no host, and nothing we serve has a target without one.
 fn is_valid_host(value: &[u8]) -> bool {
     if value.is_empty() {
-        return true;
+        return false;
     }
     // The usual shape (a name or IPv4 address, maybe a port) needs no URI parser.
     let (name, port) = match value.iter().position(|&b| b == b':') {
@@ -325,20 +357,37 @@ fn is_valid_host(value: &[u8]) -> bool {
 }
 
 /// The four request-target forms of RFC 9112 §3.2: origin (`/path`), absolute
-/// (`http://host/path`), authority (CONNECT only) and asterisk (OPTIONS only).
+/// (`http://host/path`), authority (CONNECT only, and CONNECT only that) and asterisk
+/// (OPTIONS only). Every byte is visible ASCII: raw bytes over 0x7F and controls are not
+/// URI characters, and readers that decode them differently disagree about the path.
 fn is_valid_target(method: &Method, target: &str) -> bool {
-    if target.contains('#') {
+    if !target.bytes().all(|byte| byte.is_ascii_graphic()) || target.contains('#') {
         return false;
     }
-    if target.starts_with('/') {
+    if *method == Method::CONNECT {
+        is_authority_form(target)
+    } else if target.starts_with('/') {
         true
     } else if target == "*" {
         *method == Method::OPTIONS
-    } else if *method == Method::CONNECT {
-        target.contains(':') && is_valid_host(target.as_bytes())
     } else {
         target.parse::<http::Uri>().is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some())
     }
+}
+
+/// CONNECT's target: `host:port` with a port of 1 to 5 digits, the host a name, an IPv4
+/// address or a bracketed IPv6 literal, and nothing else (no path, no userinfo).
+fn is_authority_form(target: &str) -> bool {
+    let Some((host, port)) = target.rsplit_once(':') else { return false };
+    let port_ok = (1..=5).contains(&port.len()) && port.bytes().all(|byte| byte.is_ascii_digit());
+    let host_ok = match host.strip_prefix('[') {
+        Some(literal) => literal.strip_suffix(']').is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => {
+            !host.is_empty()
+                && host.bytes().all(|byte| byte.is_ascii_alphanumeric() || b".-_".contains(&byte))
+        }
+    };
+    port_ok && host_ok
 }
 
 /// The request fields the server's checks read, gathered in one pass over the head: a
@@ -381,60 +430,101 @@ impl<'a> RequestFields<'a> {
     }
 }
 
-/// Reads what the handler left of the body, up to the drain limit. True when the body is
-/// complete and the connection can carry another request.
-async fn finish_body(request: &Request, continue_pending: bool) -> bool {
+/// What was left of a request body once the handler was done.
+enum Leftover {
+    /// Nothing: the connection can carry another request.
+    None,
+    /// Some of it is still on the wire (over the drain limit, or never asked for): the
+    /// connection closes after the reply.
+    Abandoned,
+    /// Draining found the body broken: the request is refused with this status.
+    Refused(u16, String),
+}
+
+/// Reads what the handler left of the body, up to the drain limit.
+async fn finish_body(request: &Request, continue_pending: bool) -> Leftover {
     if request.body_failed() {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
-        return false;
+        return Leftover::Abandoned;
     }
     let (_, complete) = request.received_body();
     if complete || !request.has_body_left().await {
-        return true;
+        return Leftover::None;
     }
     if continue_pending && request.body_bytes_read() == 0 {
-        return false;
+        return Leftover::Abandoned;
     }
     let limit = request.limits().max_drain;
-    let mut drained = 0u64;
-    loop {
-        match request.chunk().await {
-            Ok(None) => return true,
-            Ok(Some(piece)) => {
-                drained += piece.len() as u64;
-                if drained > limit {
-                    return false;
+    let drain = async {
+        let mut drained = 0u64;
+        loop {
+            match request.chunk().await {
+                Ok(None) => return Leftover::None,
+                Ok(Some(piece)) => {
+                    drained += piece.len() as u64;
+                    if drained > limit {
+                        return Leftover::Abandoned;
+                    }
                 }
+                Err(error @ BodyError::Malformed(_)) => return Leftover::Refused(400, error.to_string()),
+                Err(error @ BodyError::TooLarge) => return Leftover::Refused(413, error.to_string()),
+                Err(_) => return Leftover::Abandoned,
             }
-            Err(_) => return false,
         }
-    }
+    };
+    // Draining only saves a reconnect: a client slow to send a body nobody wants must not
+    // hold the reply back for long.
+    crate::io::within(DRAIN_TIME, drain).await.unwrap_or(Leftover::Abandoned)
 }
 
+/// The longest a body the handler left unread is drained before the reply (see
+/// `finish_body`); beyond it, the connection closes after the reply instead.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Answers a request that cannot be served, then closes (the rest of what the client
-/// sent cannot be trusted to be framed correctly).
+/// sent cannot be trusted to be framed correctly). A refusal of a HEAD request has no
+/// body, like any other reply to HEAD. `body_follows`: the refused request announced a
+/// body, which the client may still be sending.
 async fn reject(
     conn: &mut Connection,
     info: &ConnectionInfo,
     shared: &Shared,
     status: u16,
     message: &str,
+    head_request: bool,
+    body_follows: bool,
 ) -> Next {
     let reply = http_error(info, shared, Reply::error(status, message));
+    let method = if head_request { Method::HEAD } else { Method::GET };
     let mut keep_alive = false;
-    if write_reply(conn, reply, &Method::GET, Version::HTTP_11, &mut keep_alive, shared, None).await.is_ok() {
-        // Lingering close: the client may still be sending (the body of a refused upload,
-        // the rest of a huge head). Closing with those bytes unread would send a reset,
-        // which can destroy the refusal before the client reads it. So: FIN, then read
-        // and discard until the client closes too, for a short while.
-        conn.shutdown().await;
-        let _ = tokio::time::timeout(LINGER, conn.discard_until_closed()).await;
-    }
-    Next::Close
+    let written = write_reply(conn, reply, &method, Version::HTTP_11, &mut keep_alive, shared, None).await;
+    // What is buffered is the refused request (and whatever followed it): read already,
+    // so it cannot cause a reset. Whether more is coming decides the linger.
+    conn.discard_buffered();
+    Next::Close { linger: written.is_ok() && body_follows }
 }
 
-/// How long a refused connection is read and discarded after the refusal (see `reject`).
+/// Ends a connection without destroying what was written to it. Closing a socket whose
+/// receive side still holds unread bytes (or gets more) makes the kernel send a reset,
+/// and a reset can discard replies the client has not read yet. So: FIN first, then, if
+/// the client is still sending (`linger`, pipelined requests buffered, or bytes waiting
+/// on the socket), read and discard until it closes, or goes quiet for `LINGER_QUIET`,
+/// for at most `LINGER` (Apache's and nginx's lingering close). Once the client has
+/// stopped sending, closing cannot reset anything. Graceful shutdown waits for this too:
+/// a reply reset away is not a graceful end.
+async fn close(conn: &mut Connection, linger: bool) {
+    conn.shutdown().await;
+    if linger || conn.has_unread_bytes() || conn.peer_sent_more().await {
+        conn.discard_until_quiet(LINGER_QUIET, LINGER).await;
+    }
+}
+
+/// How long a closing connection is read and discarded at most (see `close`).
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a closing connection's client may stay silent before it counts as done
+/// sending (see `close`).
+const LINGER_QUIET: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Shows an error reply the server is about to send to `on_error`, which may change it.
 fn http_error(info: &ConnectionInfo, shared: &Shared, reply: Reply) -> Reply {
@@ -464,7 +554,16 @@ async fn write_reply(
         let sent = write_fault(conn, reply, fault, method, version, shared).await?;
         return Ok(sent.map(|body_bytes| Sent { status, body_bytes }));
     }
-    let no_body = *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
+    // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
+    // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
+    let tunnel = *method == Method::CONNECT && status.is_success();
+    if tunnel {
+        reply.headers.remove(header::CONTENT_LENGTH);
+        reply.headers.remove(header::TRANSFER_ENCODING);
+        *keep_alive = false;
+    }
+    let no_body =
+        tunnel || *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
     let mut head = Vec::with_capacity(256);
     let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
     let streamed_length = match &body {
@@ -481,7 +580,8 @@ async fn write_reply(
             let head_states_length = *method == Method::HEAD
                 && bytes.is_empty()
                 && reply.headers.contains_key(header::CONTENT_LENGTH);
-            if !(status.is_informational() || status == 204 || status == 304 || head_states_length) {
+            if !(tunnel || status.is_informational() || status == 204 || status == 304 || head_states_length)
+            {
                 content_length = Some(bytes.len() as u64);
             }
         }

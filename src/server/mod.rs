@@ -59,6 +59,10 @@ pub const DEFAULT_SERVER_HEADER: &str = concat!("courier/", env!("CARGO_PKG_VERS
 /// How many requests the test kit keeps by default (the oldest are dropped beyond it).
 pub const DEFAULT_RECORD_LIMIT: usize = 10_000;
 
+/// How many bytes of request bodies the test kit keeps by default, over all the requests
+/// it keeps (the oldest bodies are dropped beyond it; their heads stay).
+pub const DEFAULT_RECORD_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 /// What every connection of a server shares.
 pub(crate) struct Shared {
     /// Swapped whole when handlers change, so requests in flight keep theirs.
@@ -95,9 +99,9 @@ impl Shared {
         outcome
     }
 
-    /// The request log is on: bodies read are kept for it.
-    pub(crate) fn records_requests(&self) -> bool {
-        self.recorder.enabled()
+    /// How many bytes of each request's body the log keeps (0 with the log off).
+    pub(crate) fn record_body_limit(&self) -> usize {
+        self.recorder.body_limit()
     }
 
     pub(crate) fn record(&self, request: &Request, status: Option<StatusCode>) {
@@ -119,6 +123,7 @@ pub struct ServerBuilder {
     server_header: HeaderValue,
     bind_retry: Option<(u32, Duration)>,
     record_limit: usize,
+    record_body_limit: usize,
     router: Router,
     hooks: Hooks,
     /// The first invalid handler pattern, reported by `start`.
@@ -143,6 +148,7 @@ impl Default for ServerBuilder {
             server_header: HeaderValue::from_static(DEFAULT_SERVER_HEADER),
             bind_retry: None,
             record_limit: DEFAULT_RECORD_LIMIT,
+            record_body_limit: DEFAULT_RECORD_BODY_LIMIT,
             router: Router::default(),
             hooks: Hooks::default(),
             invalid: None,
@@ -264,9 +270,39 @@ impl ServerBuilder {
         self
     }
 
-    /// How many requests the test kit keeps (default 10,000; 0 records nothing).
+    /// How many requests the test kit keeps (default 10,000; 0 records nothing). A
+    /// long-running server that nobody inspects should say 0.
     pub fn record_limit(mut self, requests: usize) -> Self {
         self.record_limit = requests;
+        self
+    }
+
+    /// How many bytes of request bodies the test kit keeps, over all the requests it keeps
+    /// (default 4 MiB). Heads are always kept; beyond this the oldest bodies are dropped,
+    /// and a body alone larger than this keeps its first bytes.
+    /// [`RecordedRequest::body_truncated`] tells when a body was cut.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use courier::server::{BodyError, Reply, Server};
+    /// let server = Server::builder()
+    ///     .record_body_limit(4)
+    ///     .route("/up", |req| async move {
+    ///         let body = req.body().await?;
+    ///         Ok::<_, BodyError>(Reply::text(format!("{} bytes", body.len())))
+    ///     })
+    ///     .start()
+    ///     .await?;
+    /// let res = courier::request("POST", server.url("/up")).body("hello").send().await;
+    /// assert_eq!(res.text(), "5 bytes");
+    /// let recorded = &server.requests()[0];
+    /// assert_eq!((&recorded.body[..], recorded.body_size, recorded.body_truncated()), (&b"hell"[..], 5, true));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn record_body_limit(mut self, bytes: usize) -> Self {
+        self.record_body_limit = bytes;
         self
     }
 
@@ -305,6 +341,35 @@ impl ServerBuilder {
         O: Into<Outcome>,
     {
         self.router.set_request_hook(router::boxed(hook));
+        self
+    }
+
+    /// The handler for CONNECT requests, the only code that sees them: without one,
+    /// CONNECT gets 501. Its target is `host:port` (anything else was refused with 400).
+    /// A 2xx reply goes out as a head alone, without Content-Length or a body (RFC 9110
+    /// §9.3.6), and the connection closes after it: the server does not tunnel.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use courier::server::{Reply, Server};
+    /// let server = Server::builder()
+    ///     .connect_handler(|req| async move {
+    ///         Reply::error(407, &format!("no tunnel to {}", req.target()))
+    ///             .with_header("proxy-authenticate", "Basic realm=\"test\"")
+    ///     })
+    ///     .start()
+    ///     .await?;
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect_handler<F, Fut, O>(mut self, handler: F) -> Self
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: Into<Outcome>,
+    {
+        self.router.set_connect_handler(router::boxed(handler));
         self
     }
 
@@ -388,7 +453,7 @@ impl ServerBuilder {
             server_header: self.server_header,
             #[cfg(feature = "tls")]
             tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
-            recorder: Recorder::new(self.record_limit),
+            recorder: Recorder::new(self.record_limit, self.record_body_limit),
             shutdown,
             next_connection_id: AtomicU64::new(0),
             open_connections: AtomicUsize::new(0),

@@ -57,9 +57,10 @@ struct Inner {
     connection_id: u64,
     index: usize,
     limits: Limits,
-    /// The server records requests (the test kit): pieces read with `chunk()` are kept
-    /// for the record too. Off, a streamed body is held nowhere.
-    keep_streamed: bool,
+    /// How many body bytes the request log keeps a copy of (the server's
+    /// `record_body_limit`; 0 with the log off). Bounded, so a logged upload read with
+    /// `chunk()` still streams in bounded memory.
+    log_limit: usize,
     wire: SharedWire,
     /// Everything read of the body so far (collected bodies and streamed chunks alike).
     received: StdMutex<Received>,
@@ -67,8 +68,10 @@ struct Inner {
 
 #[derive(Default)]
 struct Received {
-    /// The bytes kept: everything `body()` read, and `chunk()`'s pieces while kept.
+    /// What `body()` returns: every piece read for it (not those `chunk()` returned).
     bytes: BytesMut,
+    /// The request log's copy: the first `log_limit` bytes of the body, however read.
+    logged: BytesMut,
     /// Every body byte read so far, kept or not (the body limit counts these).
     total: u64,
     complete: bool,
@@ -118,7 +121,7 @@ impl Request {
             connection_id: connection.id,
             index,
             limits: shared.limits.clone(),
-            keep_streamed: shared.records_requests(),
+            log_limit: shared.record_body_limit(),
             wire,
             received: StdMutex::default(),
         };
@@ -195,16 +198,14 @@ impl Request {
     /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
     /// client asked for it.
     ///
-    /// With the request log off (`record_limit(0)`), a piece is held nowhere once
-    /// returned: an upload read this way streams in bounded memory, and a later
-    /// [`body`](Self::body) returns only the rest. While the server records requests (the
-    /// default, for the test kit), pieces are kept for the log, and `body()` returns them
-    /// too.
+    /// A piece is held nowhere once returned, so an upload read this way streams in
+    /// bounded memory, and a later [`body`](Self::body) returns only the rest. (The
+    /// request log keeps its own copy of at most the server's `record_body_limit` bytes.)
     pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
-        self.next_piece(self.inner.keep_streamed).await
+        self.next_piece(false).await
     }
 
-    /// The next piece of the body, kept for [`body`](Self::body) and the log when `keep`.
+    /// The next piece of the body, kept for [`body`](Self::body) when `keep`.
     pub(crate) async fn next_piece(&self, keep: bool) -> Result<Option<Bytes>, BodyError> {
         let mut wire = lock_wire(&self.inner.wire).await;
         let Wire { conn, body } = &mut *wire;
@@ -223,6 +224,8 @@ impl Request {
                     if keep {
                         received.bytes.extend_from_slice(&data);
                     }
+                    let room = self.inner.log_limit.saturating_sub(received.logged.len());
+                    received.logged.extend_from_slice(&data[..room.min(data.len())]);
                     Ok(Some(data))
                 }
             }
@@ -270,6 +273,13 @@ impl Request {
     pub(crate) fn received_body(&self) -> (Bytes, bool) {
         let received = self.received();
         (received.bytes.clone().freeze(), received.complete)
+    }
+
+    /// The request log's copy of the body, how many body bytes arrived in all, and whether
+    /// that is the whole body.
+    pub(crate) fn logged_body(&self) -> (Bytes, u64, bool) {
+        let received = self.received();
+        (Bytes::copy_from_slice(&received.logged), received.total, received.complete)
     }
 
     /// How many body bytes have been read so far, kept or not.

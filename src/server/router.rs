@@ -75,6 +75,9 @@ pub(crate) struct Router {
     paths: HashMap<String, Handler, foldhash::fast::RandomState>,
     /// POEx regex handlers, tried in order after the path walk.
     patterns: Vec<Pattern>,
+    /// The only handler CONNECT reaches. Its target is an authority (`host:port`), not a
+    /// path, so a path handler (even the catch-all root) must never see it as one.
+    connect: Option<Handler>,
 }
 
 /// A regex handler pattern that does not compile.
@@ -97,6 +100,10 @@ impl std::error::Error for InvalidPattern {}
 impl Router {
     pub(crate) fn set_request_hook(&mut self, hook: Handler) {
         self.request_hook = Some(hook);
+    }
+
+    pub(crate) fn set_connect_handler(&mut self, handler: Handler) {
+        self.connect = Some(handler);
     }
 
     /// Registers (or replaces) the path handler for `path` ("" is the root of every walk).
@@ -135,7 +142,17 @@ impl Router {
     /// Finds the reply: the request hook; the path walk up to (not including) the root;
     /// the regex handlers in order; the root path handler `""`; else 404. The root is a
     /// catch-all in HTTPD, like `""` in POEx, so it comes last when both styles are mixed.
+    /// CONNECT goes to the CONNECT handler alone, or gets 501.
     pub(crate) async fn dispatch(&self, request: Request) -> Reply {
+        if request.method() == http::Method::CONNECT {
+            return match &self.connect {
+                Some(handler) => match handler(request).await {
+                    Outcome::Reply(reply) => reply,
+                    Outcome::Pass => Reply::error(501, "CONNECT is not served here"),
+                },
+                None => Reply::error(501, "CONNECT is not served here"),
+            };
+        }
         if let Some(hook) = &self.request_hook {
             if let Outcome::Reply(reply) = hook(request.clone()).await {
                 return reply;
