@@ -220,9 +220,7 @@ async fn serve_one(
             if keep_alive {
                 Next::KeepAlive
             } else {
-                // A client that expected to go on may already be sending the next
-                // requests: they must not turn the close into a reset.
-                Next::Close { linger: client_keeps_alive || body_left }
+                Next::Close { linger: body_left }
             }
         }
         Err(error) => {
