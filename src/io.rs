@@ -262,10 +262,10 @@ impl Connection {
     /// stream is closed at once; later writes go nowhere.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn reset(&mut self) {
-        let io: Box<dyn std::any::Any> = self.detach();
-        if let Ok(tcp) = io.downcast::<tokio::net::TcpStream>() {
+        let io = self.detach();
+        if let Some(tcp) = tcp_under(&*io) {
             // Linger 0 makes close send RST; the drop right after closes it.
-            let _ = socket_linger_zero(&tcp);
+            let _ = socket_linger_zero(tcp);
         }
     }
 
@@ -367,6 +367,25 @@ impl Connection {
     pub(crate) fn into_parts(self) -> (Box<dyn Transport>, BytesMut) {
         (self.io, self.read_buf)
     }
+}
+
+/// The TCP socket a transport runs on: the stream itself, or the one under a TLS stream
+/// (a reset must reach the socket whatever protocol runs over it).
+fn tcp_under(io: &dyn Transport) -> Option<&tokio::net::TcpStream> {
+    let io: &dyn std::any::Any = io;
+    if let Some(tcp) = io.downcast_ref::<tokio::net::TcpStream>() {
+        return Some(tcp);
+    }
+    #[cfg(feature = "tls")]
+    {
+        if let Some(tls) = io.downcast_ref::<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>() {
+            return Some(tls.get_ref().0);
+        }
+        if let Some(tls) = io.downcast_ref::<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>() {
+            return Some(tls.get_ref().0);
+        }
+    }
+    None
 }
 
 #[allow(deprecated)] // set_linger is deprecated only because a non-zero linger blocks on drop

@@ -2015,20 +2015,32 @@ async fn record_limit_keeps_the_latest_and_clear_requests_forgets() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn fault_delay_head_sends_the_whole_reply_late() {
+async fn fault_delay_head_sends_the_whole_reply_late_and_keeps_the_connection() {
     within(async {
         let (server, mut client) = Server::builder()
             .route("/late", |_req| async {
                 Reply::text("late").with_fault(Fault::DelayHead(Duration::from_millis(200)))
             })
+            .route("/late-close", |_req| async {
+                Reply::text("late")
+                    .with_header("connection", "close")
+                    .with_fault(Fault::DelayHead(Duration::from_millis(1)))
+            })
             .start_with_client()
             .await;
-        let res = client.request(get("/late")).await;
-        assert_eq!((res.status, res.text().as_str()), (200, "late"));
-        assert_eq!(res.header("content-length"), Some("4"));
-        assert_eq!(res.header("connection"), Some("close"));
-        assert_default_headers(&res);
+        for _ in 0..2 {
+            let res = client.request(get("/late")).await;
+            assert_eq!((res.status, res.text().as_str()), (200, "late"));
+            assert_eq!(res.header("content-length"), Some("4"));
+            assert_eq!(res.header("connection"), None, "a correct reply keeps the connection");
+            assert_default_headers(&res);
+        }
+        // Unless the reply asks to close.
+        let res = client.request(get("/late-close")).await;
+        assert_eq!((res.text().as_str(), res.header("connection")), ("late", Some("close")));
         client.assert_closed().await;
+        let recorded = server.requests();
+        assert!(recorded.iter().all(|r| r.connection_id == 1 && r.status.map(|s| s.as_u16()) == Some(200)));
         server.shutdown().await;
     })
     .await
@@ -2045,13 +2057,15 @@ async fn fault_trickle_sends_every_byte() {
             })
             .start_with_client()
             .await;
-        client.send(get("/trickle")).await;
-        let raw = client.rest().await;
-        let (res, used) = parse_one(&raw, false, true).expect("a complete response");
-        assert_eq!(used, raw.len());
-        assert_eq!(res.text(), body);
-        assert_eq!(res.header("content-length"), Some("300"));
-        assert_eq!(res.header("connection"), Some("close"));
+        // A correct reply, only slow: the connection carries the next request too.
+        for _ in 0..2 {
+            let res = client.request(get("/trickle")).await;
+            assert_eq!(res.text(), body);
+            assert_eq!(res.header("content-length"), Some("300"));
+            assert_eq!(res.header("connection"), None);
+        }
+        assert!(client.nothing_pending());
+        assert_eq!(server.requests().iter().map(|r| r.connection_id).collect::<Vec<_>>(), [1, 1]);
         server.shutdown().await;
     })
     .await

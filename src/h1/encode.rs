@@ -9,8 +9,26 @@ pub fn encode_chunk(dst: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    dst.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    chunk_size_line(dst, data.len());
     dst.extend_from_slice(data);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends the line that opens a chunk of `len` bytes (`len` in hex, CRLF). The data and
+/// its CRLF follow: [`encode_chunk`] writes all three.
+pub fn chunk_size_line(dst: &mut Vec<u8>, len: usize) {
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut rest = len;
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[at..]);
     dst.extend_from_slice(b"\r\n");
 }
 
@@ -28,6 +46,17 @@ mod tests {
         encode_chunk(&mut wire, &[b'x'; 300]);
         wire.extend_from_slice(LAST_CHUNK);
         assert!(wire.starts_with(b"6\r\nhello \r\n12c\r\n"));
+        for (len, line) in [
+            (1, "1\r\n"),
+            (15, "f\r\n"),
+            (16, "10\r\n"),
+            (0xabcdef, "abcdef\r\n"),
+            (usize::MAX, "ffffffffffffffff\r\n"),
+        ] {
+            let mut dst = Vec::new();
+            chunk_size_line(&mut dst, len);
+            assert_eq!(dst, line.as_bytes());
+        }
         let mut decoder = BodyDecoder::new(BodyMode::Chunked);
         let mut buf = BytesMut::from(&wire[..]);
         let mut body = Vec::new();

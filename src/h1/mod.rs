@@ -14,7 +14,7 @@ mod parse;
 mod write;
 
 pub use decode::{BodyDecoder, BodyEvent};
-pub use encode::{encode_chunk, LAST_CHUNK};
+pub use encode::{chunk_size_line, encode_chunk, LAST_CHUNK};
 pub use error::ProtocolError;
 pub use framing::{body_mode, list_has_token, BodyMode, MessageKind};
 pub use head::{RequestHead, ResponseHead};

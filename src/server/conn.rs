@@ -2,13 +2,14 @@
 //! and decide whether the connection carries another request.
 
 use super::hooks::{ConnectionInfo, Sent, ServerError};
-use super::reply::{Body, Fault};
+use super::reply::Fault;
 use super::request::{lock_wire, BodyError, IncomingBody, SharedWire, Wire};
+use super::write::write_reply;
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
 use crate::io::{Connection, ReadError};
 use futures_util::FutureExt;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Version};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -170,7 +171,9 @@ async fn serve_one(
     let method = head.method.clone();
     let version = head.version;
     let client_keeps_alive = fields.keep_alive(version);
-    let request = Request::new(head, info, index, shared, wire.clone());
+    let request = Request::new(head, info, index, shared, wire.clone(), has_body);
+    // In the log from now on (its body and status follow before the reply is written).
+    let entry = shared.recorder().begin(&request);
     if let Some(hook) = &shared.hooks.pre_request {
         hook(&request);
     }
@@ -183,7 +186,7 @@ async fn serve_one(
         Err(_) => http_error(info, shared, Reply::error(500, "the handler failed")),
     };
     if let Some(upgrade) = reply.upgrade.take() {
-        return hand_over(wire, reply, upgrade, &request, info, shared).await;
+        return hand_over(wire, reply, upgrade, &request, entry, info, shared).await;
     }
 
     let mut keep_alive = shared.keep_alive
@@ -207,11 +210,17 @@ async fn serve_one(
         }
     }
 
+    // The log has the whole request before any byte of the reply goes out: a client that
+    // has read the reply finds its request there.
+    let status = reply.fault.as_ref().is_none_or(Fault::completes_reply).then_some(reply.status);
+    shared.recorder().answer(entry, &request, status);
     let mut guard = lock_wire(wire).await;
     let written =
         write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
     drop(guard);
-    shared.record(&request, written.as_ref().ok().and_then(|sent| sent.as_ref().map(|sent| sent.status)));
+    if !matches!(written, Ok(Some(_))) {
+        shared.recorder().unsent(entry);
+    }
     match written {
         Ok(sent) => {
             if let (Some(hook), Some(sent)) = (&shared.hooks.post_request, sent) {
@@ -250,6 +259,7 @@ async fn hand_over(
     mut reply: Reply,
     upgrade: super::reply::Upgrade,
     request: &Request,
+    entry: Option<super::record::Entry>,
     info: &ConnectionInfo,
     shared: &Arc<Shared>,
 ) -> Next {
@@ -263,10 +273,11 @@ async fn hand_over(
     reply.status = http::StatusCode::SWITCHING_PROTOCOLS;
     let mut head = Vec::with_capacity(256);
     h1::write_response_head(&mut head, Version::HTTP_11, reply.status, "Switching Protocols", &reply.headers);
+    shared.recorder().answer(entry, request, Some(reply.status));
     let mut guard = lock_wire(wire).await;
     let written = guard.conn.write_all(&head).await;
-    shared.record(request, written.is_ok().then_some(reply.status));
     if let Err(error) = written {
+        shared.recorder().unsent(entry);
         if let Some(hook) = &shared.hooks.on_error {
             hook(&mut ServerError::Network { connection: info.clone(), error });
         }
@@ -532,244 +543,5 @@ fn http_error(info: &ConnectionInfo, shared: &Shared, reply: Reply) -> Reply {
     match error {
         ServerError::Http { reply, .. } => reply,
         ServerError::Network { .. } => Reply::error(500, "the error hook replaced the reply"),
-    }
-}
-
-/// Writes a reply with the server's default headers and correct framing. May turn
-/// `keep_alive` off (close-delimited bodies, faults).
-async fn write_reply(
-    conn: &mut Connection,
-    mut reply: Reply,
-    method: &Method,
-    version: Version,
-    keep_alive: &mut bool,
-    shared: &Shared,
-    request: Option<&Request>,
-) -> std::io::Result<Option<Sent>> {
-    let status = reply.status;
-    if let Some(fault) = reply.fault.take() {
-        *keep_alive = false;
-        let sent = write_fault(conn, reply, fault, method, version, shared).await?;
-        return Ok(sent.map(|body_bytes| Sent { status, body_bytes }));
-    }
-    // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
-    // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
-    let tunnel = *method == Method::CONNECT && status.is_success();
-    if tunnel {
-        reply.headers.remove(header::CONTENT_LENGTH);
-        reply.headers.remove(header::TRANSFER_ENCODING);
-        *keep_alive = false;
-    }
-    let no_body =
-        tunnel || *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
-    let mut head = Vec::with_capacity(256);
-    let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
-    let streamed_length = match &body {
-        Body::Stream(_) => declared_length(&reply.headers),
-        Body::Full(_) => None,
-    };
-    // The Content-Length the server states for a complete body.
-    let mut content_length = None;
-    match &body {
-        // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
-        // length a 200 would have had, which only the handler knows.
-        // An empty reply to HEAD may state the length a GET would get (the handler knows it).
-        Body::Full(bytes) => {
-            let head_states_length = *method == Method::HEAD
-                && bytes.is_empty()
-                && reply.headers.contains_key(header::CONTENT_LENGTH);
-            if !(tunnel || status.is_informational() || status == 204 || status == 304 || head_states_length)
-            {
-                content_length = Some(bytes.len() as u64);
-            }
-        }
-        Body::Stream(_) if no_body || streamed_length.is_some() => {}
-        Body::Stream(_) if version == Version::HTTP_11 => {
-            reply.headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        }
-        // HTTP/1.0 has no chunked coding: the body ends with the connection.
-        Body::Stream(_) => *keep_alive = false,
-    }
-    write_head(&mut head, &reply, content_length, version, keep_alive, shared);
-
-    let mut body_bytes = 0u64;
-    match body {
-        Body::Full(bytes) => {
-            if !no_body {
-                head.extend_from_slice(&bytes);
-                body_bytes = bytes.len() as u64;
-            }
-            conn.write_all(&head).await?;
-        }
-        Body::Stream(mut chunks) => {
-            conn.write_all(&head).await?;
-            if no_body {
-                return Ok(Some(Sent { status, body_bytes }));
-            }
-            let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
-            let mut framed = Vec::new();
-            while let Some((chunk, written)) = chunks.recv().await {
-                framed.clear();
-                if chunked {
-                    h1::encode_chunk(&mut framed, &chunk);
-                } else {
-                    framed.extend_from_slice(&chunk);
-                }
-                conn.write_all(&framed).await?;
-                body_bytes += chunk.len() as u64;
-                let _ = written.send(());
-                if let (Some(hook), Some(request)) = (&shared.hooks.on_chunk_flushed, request) {
-                    hook(request, chunk.len());
-                }
-            }
-            if chunked {
-                conn.write_all(h1::LAST_CHUNK).await?;
-            }
-            // A stream that did not match its own Content-Length leaves the client unable
-            // to find the next response: close.
-            if streamed_length.is_some_and(|length| length != body_bytes) {
-                *keep_alive = false;
-            }
-        }
-    }
-    Ok(Some(Sent { status, body_bytes }))
-}
-
-/// A Content-Length the handler set itself on a streamed reply.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// Writes the status line and the fields: the reply's own (its Connection aside), then
-/// Date, Server, the HTTPD cache defaults and the server's global headers unless the reply
-/// set or removed them, then Connection. Straight into `dst`: a reply's map is not
-/// touched (inserting the defaults into it cost more than the rest of the head).
-/// `content_length`, when given, replaces any Content-Length the reply set. A reply whose
-/// Connection says `close` (a handler may ask) turns `keep_alive` off.
-fn write_head(
-    dst: &mut Vec<u8>,
-    reply: &Reply,
-    content_length: Option<u64>,
-    version: Version,
-    keep_alive: &mut bool,
-    shared: &Shared,
-) {
-    let status = reply.status;
-    let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
-    // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
-    // request's; the framing already follows what the client understands.
-    h1::write_status_line(dst, Version::HTTP_11, status, reason);
-    // One pass notes which defaults the reply set itself (cheaper than a lookup each).
-    let (mut has_date, mut has_server, mut has_cache_control, mut has_expires) = (false, false, false, false);
-    for (name, value) in &reply.headers {
-        if name == header::CONNECTION {
-            if h1::list_has_token([value], "close") {
-                *keep_alive = false;
-            }
-            continue;
-        }
-        if content_length.is_some() && name == header::CONTENT_LENGTH {
-            continue;
-        }
-        has_date |= name == header::DATE;
-        has_server |= name == header::SERVER;
-        has_cache_control |= name == header::CACHE_CONTROL;
-        has_expires |= name == header::EXPIRES;
-        h1::write_field(dst, name, value.as_bytes());
-    }
-    if let Some(length) = content_length {
-        h1::write_field(dst, &header::CONTENT_LENGTH, h1::format_decimal(&mut [0; 20], length));
-    }
-    // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
-    let removed = |name: &HeaderName| reply.removed.contains(name);
-    let date = crate::date::now_header_value();
-    if !has_date {
-        h1::write_field(dst, &header::DATE, date.as_bytes());
-    }
-    if !(has_server || removed(&header::SERVER)) {
-        h1::write_field(dst, &header::SERVER, shared.server_header.as_bytes());
-    }
-    if !(has_cache_control || removed(&header::CACHE_CONTROL)) {
-        h1::write_field(dst, &header::CACHE_CONTROL, b"max-age=0");
-    }
-    if !(has_expires || removed(&header::EXPIRES)) {
-        h1::write_field(dst, &header::EXPIRES, date.as_bytes());
-    }
-    for name in shared.headers.keys() {
-        if !(reply.headers.contains_key(name) || removed(name)) {
-            for value in shared.headers.get_all(name) {
-                h1::write_field(dst, name, value.as_bytes());
-            }
-        }
-    }
-    if !*keep_alive {
-        h1::write_field(dst, &header::CONNECTION, b"close");
-    } else if version == Version::HTTP_10 {
-        h1::write_field(dst, &header::CONNECTION, b"keep-alive");
-    }
-    h1::end_head(dst);
-}
-
-/// Writes a scripted fault (the test kit); the connection closes afterwards. Returns the
-/// bytes that went out, or `None` when no complete reply did (nothing counts as sent).
-async fn write_fault(
-    conn: &mut Connection,
-    mut reply: Reply,
-    fault: Fault,
-    method: &Method,
-    version: Version,
-    shared: &Shared,
-) -> std::io::Result<Option<u64>> {
-    let full = |reply: &mut Reply, length: Option<u64>| {
-        let body = match std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new())) {
-            Body::Full(bytes) => bytes,
-            Body::Stream(_) => bytes::Bytes::new(),
-        };
-        let length = length.unwrap_or(body.len() as u64);
-        let mut bytes = Vec::new();
-        write_head(&mut bytes, reply, Some(length), version, &mut false, shared);
-        if *method != Method::HEAD {
-            bytes.extend_from_slice(&body);
-        }
-        bytes
-    };
-    match fault {
-        Fault::DelayHead(delay) => {
-            tokio::time::sleep(delay).await;
-            let bytes = full(&mut reply, None);
-            conn.write_all(&bytes).await?;
-            Ok(Some(bytes.len() as u64))
-        }
-        Fault::Trickle { bytes: piece, every } => {
-            let bytes = full(&mut reply, None);
-            for part in bytes.chunks(piece.max(1)) {
-                conn.write_all(part).await?;
-                tokio::time::sleep(every).await;
-            }
-            Ok(Some(bytes.len() as u64))
-        }
-        Fault::CloseAfter(limit) => {
-            let bytes = full(&mut reply, None);
-            let sent = &bytes[..limit.min(bytes.len())];
-            conn.write_all(sent).await?;
-            Ok(None)
-        }
-        Fault::WrongContentLength(length) => {
-            let bytes = full(&mut reply, Some(length));
-            conn.write_all(&bytes).await?;
-            Ok(Some(bytes.len() as u64))
-        }
-        Fault::Raw(bytes) => {
-            conn.write_all(&bytes).await?;
-            Ok(None)
-        }
-        Fault::Stall => {
-            conn.discard_until_closed().await;
-            Ok(None)
-        }
-        Fault::Reset => {
-            conn.reset();
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by a scripted fault"))
-        }
     }
 }

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod blocking;
 mod conn;
 mod file;
 mod form;
@@ -25,7 +26,9 @@ mod record;
 mod reply;
 mod request;
 mod router;
+mod write;
 
+pub use blocking::BlockingServer;
 pub use file::{serve_dir, serve_file, serve_file_with, FileOptions, StaticFiles};
 pub use form::{FormError, FormLimits, Params, Part, DEFAULT_MAX_PARAMS, DEFAULT_MAX_PARTS};
 pub use hooks::{ConnectionInfo, Sent, ServerError};
@@ -33,14 +36,14 @@ pub use limits::{
     DEFAULT_ACTIVITY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DRAIN,
     DEFAULT_MAX_REQUESTS_PER_CONNECTION, DEFAULT_MAX_TARGET_LENGTH, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use record::RecordedRequest;
+pub use record::{RecordedRequest, WaitTimedOut};
 pub use reply::{BodySender, Fault, Reply, StreamClosed};
 pub use request::{BodyError, Request};
 pub use router::{InvalidPattern, Outcome};
 
 use hooks::Hooks;
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 use limits::Limits;
 use record::Recorder;
 use router::Router;
@@ -104,8 +107,9 @@ impl Shared {
         self.recorder.body_limit()
     }
 
-    pub(crate) fn record(&self, request: &Request, status: Option<StatusCode>) {
-        self.recorder.record(request, status);
+    /// The test kit's request log.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 }
 
@@ -635,6 +639,34 @@ impl Server {
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared.recorder.clear();
+    }
+
+    /// Waits until `count` requests have been answered (their reply is decided: body and
+    /// status are in the log), at most `timeout`, and returns the answered requests in
+    /// order. For clients that do not wait for the reply themselves (a background job, a
+    /// fire-and-forget call). On timeout, the error says what did arrive.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use courier::server::{Reply, Server};
+    /// use std::time::Duration;
+    /// let server = Server::builder().route("/ping", |_req| async { Reply::text("pong") }).start().await?;
+    /// let _job = courier::get(server.url("/ping")).spawn(|_res| {}); // nobody awaits it
+    /// let seen = server.wait_for_requests(1, Duration::from_secs(5)).await?;
+    /// assert_eq!((seen[0].target.as_str(), seen[0].status.map(|s| s.as_u16())), ("/ping", Some(200)));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_requests(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<RecordedRequest>, WaitTimedOut> {
+        let recorder = &self.shared.recorder;
+        tokio::time::timeout(timeout, recorder.wait_answered(count))
+            .await
+            .map_err(|_| WaitTimedOut { expected: count, received: recorder.answered_requests() })
     }
 
     /// Connections open right now.

@@ -46,10 +46,30 @@ pub(crate) enum Body {
 }
 
 /// A misbehaviour to script into a reply, for testing clients (the test kit).
+///
+/// Faults work on every kind of reply: complete, streamed ([`Reply::stream`]) and files
+/// ([`serve_file`](super::serve_file)), over plain TCP and TLS alike. Those that cut or
+/// replace the reply close the connection after it; `DelayHead` and `Trickle` send a
+/// correct reply and keep the connection as usual (a reply that says `Connection: close`
+/// still closes it). A reply cut short is logged with no status.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use courier::server::{Fault, Reply, Server};
+/// let server = Server::builder()
+///     .route("/cut", |_req| async { Reply::text("hello world").with_fault(Fault::CloseAfterBody(5)) })
+///     .start()
+///     .await?;
+/// let res = courier::get(server.url("/cut")).send().await;
+/// assert_eq!(res.status().as_u16(), 597); // the body ended after "hello"
+/// # server.shutdown().await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
-    /// Wait this long before sending anything.
+    /// Wait this long before sending anything, then send the reply as usual.
     DelayHead(Duration),
     /// Send the whole reply `bytes` at a time, pausing `every` between pieces.
     Trickle {
@@ -58,16 +78,35 @@ pub enum Fault {
         /// Pause between pieces.
         every: Duration,
     },
-    /// Send only the first N bytes of the reply, then close the connection.
+    /// Send only the first N bytes of the reply (head, framing and body alike), then
+    /// close the connection.
     CloseAfter(usize),
+    /// Send the head and the first N bytes of the body (its payload: chunk framing does
+    /// not count), then close. A shorter body goes out whole, then the connection closes.
+    CloseAfterBody(u64),
+    /// Like `CloseAfterBody`, but end with a reset (RST) instead of a FIN.
+    ResetAfterBody(u64),
     /// Reset the connection (RST) instead of answering.
     Reset,
-    /// Never answer; keep the connection open until the client gives up.
+    /// Never answer; keep the connection open until the client gives up, the activity
+    /// timeout passes, or the server shuts down.
     Stall,
     /// Send exactly these bytes instead of the reply (any malformed response), then close.
     Raw(Bytes),
     /// Announce this Content-Length whatever the body's real length, then close after it.
     WrongContentLength(u64),
+}
+
+impl Fault {
+    /// The connection closes after this fault (all but the two that send a correct reply).
+    pub(crate) fn ends_connection(&self) -> bool {
+        !matches!(self, Self::DelayHead(_) | Self::Trickle { .. })
+    }
+
+    /// A complete reply goes out, right or wrong (what the request log records as sent).
+    pub(crate) fn completes_reply(&self) -> bool {
+        matches!(self, Self::DelayHead(_) | Self::Trickle { .. } | Self::WrongContentLength(_))
+    }
 }
 
 impl Reply {
@@ -94,8 +133,32 @@ impl Reply {
         Self::with_type("text/html; charset=utf-8", body.into())
     }
 
-    /// 200 with an `application/json` body (the text is sent as given).
-    pub fn json(body: impl Into<String>) -> Self {
+    /// 200 with `value` serialized as an `application/json` body (feature `json`). A
+    /// value that cannot be serialized (a map with non-string keys, say) gives a 500 that
+    /// says why.
+    ///
+    /// ```
+    /// use courier::server::Reply;
+    /// let reply = Reply::json(&serde_json::json!({"id": 7, "name": "ada"}));
+    /// assert_eq!(reply.body_bytes().unwrap(), r#"{"id":7,"name":"ada"}"#);
+    /// assert_eq!(reply.headers()["content-type"], "application/json");
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self::bytes("application/json", body),
+            Err(error) => Self::error(500, &format!("the reply could not be serialized as JSON: {error}")),
+        }
+    }
+
+    /// 200 with JSON text already serialized, sent as given (`application/json`).
+    ///
+    /// ```
+    /// use courier::server::Reply;
+    /// let reply = Reply::json_text(r#"{"ok":true}"#);
+    /// assert_eq!(reply.body_bytes().unwrap(), r#"{"ok":true}"#);
+    /// ```
+    pub fn json_text(body: impl Into<String>) -> Self {
         Self::with_type("application/json", body.into())
     }
 
@@ -245,6 +308,7 @@ impl From<super::BodyError> for Reply {
             Malformed(_) => 400,
             TimedOut => 408,
             Closed => 400,
+            InvalidJson(_) => 400,
         };
         Self::error(status, &error.to_string())
     }

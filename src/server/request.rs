@@ -92,6 +92,8 @@ pub enum BodyError {
     TimedOut,
     /// The connection failed or closed mid-body.
     Closed,
+    /// The body is not the JSON asked for ([`Request::json`]); what the parser said.
+    InvalidJson(String),
 }
 
 impl fmt::Display for BodyError {
@@ -101,6 +103,7 @@ impl fmt::Display for BodyError {
             Self::Malformed(cause) => write!(f, "malformed request body: {cause}"),
             Self::TimedOut => f.write_str("timed out reading the request body"),
             Self::Closed => f.write_str("connection closed during the request body"),
+            Self::InvalidJson(why) => write!(f, "the body is not the JSON expected: {why}"),
         }
     }
 }
@@ -114,6 +117,7 @@ impl Request {
         index: usize,
         shared: &super::Shared,
         wire: SharedWire,
+        has_body: bool,
     ) -> Self {
         let inner = Inner {
             head,
@@ -123,7 +127,8 @@ impl Request {
             limits: shared.limits.clone(),
             log_limit: shared.record_body_limit(),
             wire,
-            received: StdMutex::default(),
+            // A request without a body has all of it from the start.
+            received: StdMutex::new(Received { complete: !has_body, ..Received::default() }),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -257,6 +262,21 @@ impl Request {
     pub async fn body(&self) -> Result<Bytes, BodyError> {
         while self.next_piece(true).await?.is_some() {}
         Ok(self.received().bytes.clone().freeze())
+    }
+
+    /// The body parsed as JSON into `T` (feature `json`). The error converts into a 400
+    /// reply, so a handler can use `?`.
+    ///
+    /// ```no_run
+    /// # async fn handler(req: courier::server::Request) -> Result<courier::server::Reply, courier::server::BodyError> {
+    /// let user: serde_json::Value = req.json().await?;
+    /// Ok(courier::server::Reply::text(format!("hello {}", user["name"])).with_status(201))
+    /// # }
+    /// ```
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, BodyError> {
+        let body = self.body().await?;
+        serde_json::from_slice(&body).map_err(|error| BodyError::InvalidJson(error.to_string()))
     }
 
     /// The body as text (invalid UTF-8 reads as U+FFFD).

@@ -1,0 +1,335 @@
+//! Writing a reply: its framing, the server's default headers, and the test kit's faults.
+
+use super::hooks::Sent;
+use super::reply::{Body, Fault};
+use super::{Reply, Request, Shared};
+use crate::h1;
+use crate::io::Connection;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Version};
+use std::io;
+use std::time::Duration;
+
+/// Writes a reply with the server's default headers and correct framing, through its
+/// fault if it has one. May turn `keep_alive` off (close-delimited bodies, faults, a
+/// handler's `Connection: close`). `Ok(None)`: no complete reply went out (a fault).
+pub(super) async fn write_reply(
+    conn: &mut Connection,
+    mut reply: Reply,
+    method: &Method,
+    version: Version,
+    keep_alive: &mut bool,
+    shared: &Shared,
+    request: Option<&Request>,
+) -> io::Result<Option<Sent>> {
+    let status = reply.status;
+    let fault = reply.fault.take();
+    // Faults that replace the reply, and the one that only delays it.
+    match &fault {
+        Some(Fault::Reset) => {
+            conn.reset();
+            return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset by a scripted fault"));
+        }
+        Some(Fault::Raw(bytes)) => {
+            *keep_alive = false;
+            conn.write_all(bytes).await?;
+            return Ok(None);
+        }
+        Some(Fault::Stall) => {
+            *keep_alive = false;
+            stall(conn, shared).await;
+            return Ok(None);
+        }
+        Some(Fault::DelayHead(delay)) => tokio::time::sleep(*delay).await,
+        _ => {}
+    }
+    if fault.as_ref().is_some_and(Fault::ends_connection) {
+        *keep_alive = false;
+    }
+    let wrong_length = match fault {
+        Some(Fault::WrongContentLength(length)) => Some(length),
+        _ => None,
+    };
+    // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
+    // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
+    let tunnel = *method == Method::CONNECT && status.is_success();
+    if tunnel {
+        reply.headers.remove(header::CONTENT_LENGTH);
+        reply.headers.remove(header::TRANSFER_ENCODING);
+        *keep_alive = false;
+    }
+    let no_body =
+        tunnel || *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
+    let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
+    let streamed_length = match &body {
+        Body::Stream(_) => declared_length(&reply.headers),
+        Body::Full(_) => None,
+    };
+    // The Content-Length the server states for a complete body.
+    let mut content_length = None;
+    match &body {
+        // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
+        // length a 200 would have had, which only the handler knows.
+        // An empty reply to HEAD may state the length a GET would get (the handler knows it).
+        Body::Full(bytes) => {
+            let head_states_length = *method == Method::HEAD
+                && bytes.is_empty()
+                && reply.headers.contains_key(header::CONTENT_LENGTH);
+            if !(tunnel || status.is_informational() || status == 204 || status == 304 || head_states_length)
+            {
+                content_length = Some(bytes.len() as u64);
+            }
+        }
+        Body::Stream(_) if no_body || streamed_length.is_some() || wrong_length.is_some() => {}
+        Body::Stream(_) if version == Version::HTTP_11 => {
+            reply.headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        }
+        // HTTP/1.0 has no chunked coding: the body ends with the connection.
+        Body::Stream(_) => *keep_alive = false,
+    }
+    if wrong_length.is_some() {
+        content_length = wrong_length;
+    }
+    let mut head = Vec::with_capacity(256);
+    write_head(&mut head, &reply, content_length, version, keep_alive, shared);
+
+    let mut out = Output::new(conn, fault.as_ref());
+    match body {
+        // The usual case: head and body in one write.
+        Body::Full(bytes) if out.is_plain() => {
+            if !no_body {
+                head.extend_from_slice(&bytes);
+                out.body_bytes = bytes.len() as u64;
+            }
+            out.conn.write_all(&head).await?;
+        }
+        Body::Full(bytes) => {
+            out.send(&head, false).await?;
+            if !no_body {
+                out.send(&bytes, true).await?;
+            }
+        }
+        Body::Stream(mut chunks) => {
+            out.send(&head, false).await?;
+            if no_body {
+                return Ok(out.finish().then_some(Sent { status, body_bytes: 0 }));
+            }
+            let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
+            let mut framed = Vec::new();
+            while let Some((chunk, written)) = chunks.recv().await {
+                if chunked && out.is_plain() {
+                    // One write per chunk: its size line, data and CRLF together.
+                    framed.clear();
+                    h1::encode_chunk(&mut framed, &chunk);
+                    out.conn.write_all(&framed).await?;
+                    out.body_bytes += chunk.len() as u64;
+                } else {
+                    out.chunk(&chunk, chunked).await?;
+                }
+                if out.cut {
+                    break;
+                }
+                let _ = written.send(());
+                if let (Some(hook), Some(request)) = (&shared.hooks.on_chunk_flushed, request) {
+                    hook(request, chunk.len());
+                }
+            }
+            if chunked {
+                out.send(h1::LAST_CHUNK, false).await?;
+            }
+            // A stream that did not match its own Content-Length leaves the client unable
+            // to find the next response: close.
+            if streamed_length.is_some_and(|length| length != out.body_bytes) {
+                *keep_alive = false;
+            }
+        }
+    }
+    let body_bytes = out.body_bytes;
+    Ok(out.finish().then_some(Sent { status, body_bytes }))
+}
+
+/// The `Fault::Stall` non-answer: hold the connection, reading nothing into anything,
+/// until the client gives up, the activity timeout passes, or the server shuts down.
+async fn stall(conn: &mut Connection, shared: &Shared) {
+    let mut stopping = shared.shutdown.subscribe();
+    tokio::select! {
+        () = conn.discard_until_closed() => {}
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
+}
+
+/// A reply's bytes on their way to the socket, through a fault that paces or cuts them.
+struct Output<'c> {
+    conn: &'c mut Connection,
+    /// `Trickle`: pieces of at most this many bytes, this far apart.
+    trickle: Option<(usize, Duration)>,
+    /// `CloseAfter`: bytes of the whole reply (head, framing, body) still to go.
+    reply_budget: Option<u64>,
+    /// `CloseAfterBody`, `ResetAfterBody`: body bytes still to go.
+    body_budget: Option<u64>,
+    /// `ResetAfterBody`: the connection ends with a reset, not a FIN.
+    reset: bool,
+    /// A budget ran out before the reply did: nothing more goes out.
+    cut: bool,
+    /// Body bytes written (the reply's payload, not its framing).
+    body_bytes: u64,
+}
+
+impl<'c> Output<'c> {
+    fn new(conn: &'c mut Connection, fault: Option<&Fault>) -> Self {
+        let mut out = Self {
+            conn,
+            trickle: None,
+            reply_budget: None,
+            body_budget: None,
+            reset: false,
+            cut: false,
+            body_bytes: 0,
+        };
+        match fault {
+            Some(Fault::Trickle { bytes, every }) => out.trickle = Some(((*bytes).max(1), *every)),
+            Some(Fault::CloseAfter(bytes)) => out.reply_budget = Some(*bytes as u64),
+            Some(Fault::CloseAfterBody(bytes)) => out.body_budget = Some(*bytes),
+            Some(Fault::ResetAfterBody(bytes)) => (out.body_budget, out.reset) = (Some(*bytes), true),
+            _ => {}
+        }
+        out
+    }
+
+    /// No fault changes how the bytes go out.
+    fn is_plain(&self) -> bool {
+        self.trickle.is_none() && self.reply_budget.is_none() && self.body_budget.is_none()
+    }
+
+    /// Sends what the budgets allow of `bytes` (`payload`: body bytes, which the body
+    /// budget counts), paced if trickling.
+    async fn send(&mut self, bytes: &[u8], payload: bool) -> io::Result<()> {
+        if self.cut || bytes.is_empty() {
+            return Ok(());
+        }
+        let mut allowed = bytes.len() as u64;
+        if let Some(left) = self.reply_budget {
+            allowed = allowed.min(left);
+        }
+        if let (true, Some(left)) = (payload, self.body_budget) {
+            allowed = allowed.min(left);
+        }
+        let sending = &bytes[..allowed as usize];
+        match self.trickle {
+            Some((piece, every)) => {
+                for part in sending.chunks(piece) {
+                    self.conn.write_all(part).await?;
+                    tokio::time::sleep(every).await;
+                }
+            }
+            None => self.conn.write_all(sending).await?,
+        }
+        if let Some(left) = &mut self.reply_budget {
+            *left -= allowed;
+        }
+        if payload {
+            self.body_bytes += allowed;
+            if let Some(left) = &mut self.body_budget {
+                *left -= allowed;
+            }
+        }
+        self.cut = allowed < bytes.len() as u64;
+        Ok(())
+    }
+
+    /// One piece of a streamed body: framed as a chunk when `chunked`. A cut lands inside
+    /// the chunk's data, as a dropped connection would.
+    async fn chunk(&mut self, data: &[u8], chunked: bool) -> io::Result<()> {
+        if !chunked {
+            return self.send(data, true).await;
+        }
+        let mut size_line = Vec::with_capacity(18);
+        h1::chunk_size_line(&mut size_line, data.len());
+        self.send(&size_line, false).await?;
+        self.send(data, true).await?;
+        self.send(b"\r\n", false).await
+    }
+
+    /// Ends the write (a reset for `ResetAfterBody`); true when the whole reply went out.
+    fn finish(self) -> bool {
+        if self.reset {
+            self.conn.reset();
+        }
+        !(self.cut || self.reset)
+    }
+}
+
+/// A Content-Length the handler set itself on a streamed reply.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Writes the status line and the fields: the reply's own (its Connection aside), then
+/// Date, Server, the HTTPD cache defaults and the server's global headers unless the reply
+/// set or removed them, then Connection. Straight into `dst`: a reply's map is not
+/// touched (inserting the defaults into it cost more than the rest of the head).
+/// `content_length`, when given, replaces any Content-Length the reply set. A reply whose
+/// Connection says `close` (a handler may ask) turns `keep_alive` off.
+fn write_head(
+    dst: &mut Vec<u8>,
+    reply: &Reply,
+    content_length: Option<u64>,
+    version: Version,
+    keep_alive: &mut bool,
+    shared: &Shared,
+) {
+    let status = reply.status;
+    let reason = reply.reason.as_deref().unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
+    // The status line names the highest version we speak (RFC 9110 §2.5), whatever the
+    // request's; the framing already follows what the client understands.
+    h1::write_status_line(dst, Version::HTTP_11, status, reason);
+    // One pass notes which defaults the reply set itself (cheaper than a lookup each).
+    let (mut has_date, mut has_server, mut has_cache_control, mut has_expires) = (false, false, false, false);
+    for (name, value) in &reply.headers {
+        if name == header::CONNECTION {
+            if h1::list_has_token([value], "close") {
+                *keep_alive = false;
+            }
+            continue;
+        }
+        if content_length.is_some() && name == header::CONTENT_LENGTH {
+            continue;
+        }
+        has_date |= name == header::DATE;
+        has_server |= name == header::SERVER;
+        has_cache_control |= name == header::CACHE_CONTROL;
+        has_expires |= name == header::EXPIRES;
+        h1::write_field(dst, name, value.as_bytes());
+    }
+    if let Some(length) = content_length {
+        h1::write_field(dst, &header::CONTENT_LENGTH, h1::format_decimal(&mut [0; 20], length));
+    }
+    // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
+    let removed = |name: &HeaderName| reply.removed.contains(name);
+    let date = crate::date::now_header_value();
+    if !has_date {
+        h1::write_field(dst, &header::DATE, date.as_bytes());
+    }
+    if !(has_server || removed(&header::SERVER)) {
+        h1::write_field(dst, &header::SERVER, shared.server_header.as_bytes());
+    }
+    if !(has_cache_control || removed(&header::CACHE_CONTROL)) {
+        h1::write_field(dst, &header::CACHE_CONTROL, b"max-age=0");
+    }
+    if !(has_expires || removed(&header::EXPIRES)) {
+        h1::write_field(dst, &header::EXPIRES, date.as_bytes());
+    }
+    for name in shared.headers.keys() {
+        if !(reply.headers.contains_key(name) || removed(name)) {
+            for value in shared.headers.get_all(name) {
+                h1::write_field(dst, name, value.as_bytes());
+            }
+        }
+    }
+    if !*keep_alive {
+        h1::write_field(dst, &header::CONNECTION, b"close");
+    } else if version == Version::HTTP_10 {
+        h1::write_field(dst, &header::CONNECTION, b"keep-alive");
+    }
+    h1::end_head(dst);
+}
