@@ -75,7 +75,7 @@
 //! assert_eq!(res.status().as_u16(), 599);
 //!
 //! let error = courier::get("ftp://example.test/file").try_send().await.unwrap_err();
-//! assert_eq!((error.status(), error.url()), (599, Some("ftp://example.test/file")));
+//! assert_eq!((error.status().as_u16(), error.url()), (599, Some("ftp://example.test/file")));
 //! # }
 //! ```
 //!
