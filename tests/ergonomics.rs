@@ -321,3 +321,29 @@ fn the_http_crate_is_reexported() {
     assert_eq!(courier::ErrorKind::Status.status(), None);
     assert_eq!(courier::ErrorKind::Connect.status(), Some(595));
 }
+
+/// The README's courier column (its line count included) is examples/day_one.rs's code,
+/// which runs in CI: the side-by-side cannot drift from code that works.
+#[test]
+fn the_readmes_day_one_code_is_the_example_that_runs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/day_one.rs")).unwrap();
+    let (_, after) = readme.split_once("courier (7 lines):\n\n```rust,ignore\n").expect("the courier column");
+    let (block, _) = after.split_once("```").unwrap();
+    let lines: Vec<&str> = block.lines().collect();
+    assert_eq!(lines.len(), 7, "{block}");
+    let example_lines: Vec<&str> = example.lines().map(str::trim).collect();
+    let start =
+        example_lines.iter().position(|line| *line == lines[0].trim()).expect("the first line in day_one.rs");
+    for (offset, line) in lines.iter().enumerate() {
+        let expected =
+            if offset == 6 { line.trim().replace("let ip: Ip = ", "") } else { line.trim().to_owned() };
+        assert_eq!(
+            example_lines[start + offset],
+            expected,
+            "line {} of the README's courier column",
+            offset + 1
+        );
+    }
+}
