@@ -27,7 +27,8 @@ async fn fetch_ip(url: &str) -> Result<Ip, courier::Error> {
         .deadline(Duration::from_secs(10))
         .retry(courier::Retry::new())
         .build()?;
-    client.get(url).try_send().await?.error_for_status()?.json().await
+    let ip: Ip = client.get(url).try_send().await?.error_for_status()?.json().await?;
+    Ok(ip)
 }
 
 #[tokio::main(flavor = "current_thread")]

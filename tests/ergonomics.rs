@@ -329,10 +329,10 @@ fn the_readmes_day_one_code_is_the_example_that_runs() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/day_one.rs")).unwrap();
-    let (_, after) = readme.split_once("courier (7 lines):\n\n```rust,ignore\n").expect("the courier column");
+    let (_, after) = readme.split_once("courier (8 lines):\n\n```rust,ignore\n").expect("the courier column");
     let (block, _) = after.split_once("```").unwrap();
     let lines: Vec<&str> = block.lines().collect();
-    assert_eq!(lines.len(), 7, "{block}");
+    assert_eq!(lines.len(), 8, "{block}");
     let example_lines: Vec<&str> = example.lines().map(str::trim).collect();
     let start =
         example_lines.iter().position(|line| *line == lines[0].trim()).expect("the first line in day_one.rs");
