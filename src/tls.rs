@@ -99,16 +99,28 @@ impl Tls {
     }
 }
 
-/// The provider both sides use: the application's process-wide default if it installed
-/// one before the first TLS connection (`CryptoProvider::install_default`, e.g. aws-lc-rs
-/// for post-quantum key exchange), else ring (no cmake, no aws-lc build).
+/// The rustls crypto provider courier builds every config with, client and server: the
+/// application's process-wide default if it installed one before courier's first TLS
+/// use (`CryptoProvider::install_default`, e.g. aws-lc-rs for post-quantum key
+/// exchange), else ring (no cmake, no aws-lc build). Build [`Tls::Custom`] configs with
+/// it too, so they agree with courier's own.
+///
+/// ```
+/// let config = rustls::ClientConfig::builder_with_provider(courier::tls::provider())
+///     .with_safe_default_protocol_versions()
+///     .unwrap()
+///     .with_root_certificates(rustls::RootCertStore::empty())
+///     .with_no_client_auth();
+/// let tls = courier::tls::Tls::Custom(std::sync::Arc::new(config));
+/// # drop(tls);
+/// ```
 ///
 /// The ring provider comes from `rustls::crypto::ring::default_provider`, which rustls
 /// 0.23.48 deprecates because ring has no post-quantum key exchange. It is the only
 /// constructor of that provider, and ring is the choice that keeps the build free of a
 /// C toolchain beyond `cc`, so the one call says so instead of copying rustls' internals;
 /// applications that want post-quantum groups install their provider, and courier uses it.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| match CryptoProvider::get_default() {

@@ -7,7 +7,6 @@ use support::*;
 
 use courier::{Client, ErrorKind, Response};
 use futures_util::StreamExt;
-use std::error::Error as _;
 
 /// A keep-alive HTTP/1.1 response with a Content-Length.
 fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> String {
@@ -52,6 +51,7 @@ async fn get_json_with_question_marks() -> Result<(), courier::Error> {
 #[cfg(feature = "json")]
 #[tokio::test]
 async fn a_body_that_is_not_json_is_a_decode_error() {
+    use std::error::Error as _;
     within(async {
         let server = api().await;
         let res = courier::get(server.url("/not-json")).send().await;

@@ -208,7 +208,7 @@ async fn a_connection_closed_before_the_head_is_retried_for_idempotent_methods_o
     within(async {
         let seen = AtomicUsize::new(0);
         let server = KeepAlive::start(move |_request: &Received| {
-            if seen.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if seen.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 Reply::SendThenClose(String::new())
             } else {
                 Reply::Send(reply("200 OK", "", "ok"))
