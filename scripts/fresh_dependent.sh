@@ -37,6 +37,7 @@ TOML
 cd "$scratch/dependent"
 cargo update 2>&1 | grep -E "Locking" || true
 cargo clippy -- -D warnings
+cargo build -q
 timeout 60 cargo run -q
 
 cd "$root"
