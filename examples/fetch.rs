@@ -450,10 +450,11 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
         let mut form = courier::Multipart::new();
         for (name, content) in &args.form {
             form = match content.strip_prefix('@') {
-                Some(path) => match form.file(name, path).await {
+                // curl's `@FILE;type=TYPE;filename=NAME`.
+                Some(spec) => match file_part(form, name, spec).await {
                     Ok(form) => form,
                     Err(e) => {
-                        eprintln!("fetch: -F {name}=@{path}: {e}");
+                        eprintln!("fetch: -F {name}=@{spec}: {e}");
                         return 2;
                     }
                 },
@@ -516,4 +517,19 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
         0..=399 => 0,
         _ => 1,
     }
+}
+
+/// Adds `-F name=@FILE[;type=TYPE][;filename=NAME]` to `form`, as curl reads it.
+async fn file_part(form: courier::Multipart, name: &str, spec: &str) -> std::io::Result<courier::Multipart> {
+    let mut parts = spec.split(';');
+    let path = parts.next().unwrap_or_default();
+    let (mut content_type, mut file_name) = (None, None);
+    for part in parts {
+        match part.split_once('=') {
+            Some(("type", value)) => content_type = Some(value),
+            Some(("filename", value)) => file_name = Some(value),
+            _ => {}
+        }
+    }
+    form.file(name, path, file_name, content_type).await
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 /// // Trust only a test CA (e.g. for a loopback server with a generated certificate).
 /// let tls = Tls::with_roots_pem("tests/ca.pem")?;
 /// let res = courier::get("https://localhost:8443/").tls(tls).send().await;
-/// // Or take the page no matter what (the seed's "low"): no certificate checks at all.
+/// // Or take the page no matter what (AnyEvent::HTTP's "low"): no certificate checks at all.
 /// let res = courier::get("https://127.0.0.1:8443/").tls(Tls::Low).send().await;
 /// # Ok(()) }
 /// ```
@@ -32,7 +32,7 @@ pub enum Tls {
     /// Verify the chain against the Mozilla root store (webpki-roots) and the host name.
     #[default]
     High,
-    /// No verification at all (the seed's `low`): encryption without authentication.
+    /// No verification at all (AnyEvent::HTTP's `low`): encryption without authentication.
     Low,
     /// A caller-built rustls config: extra or private roots, client certificates, ...
     Custom(Arc<ClientConfig>),
@@ -67,20 +67,25 @@ impl Tls {
     pub(crate) fn client_config(&self) -> io::Result<Arc<ClientConfig>> {
         static HIGH: OnceLock<Arc<ClientConfig>> = OnceLock::new();
         static LOW: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-        Ok(match self {
-            Self::High => match HIGH.get() {
-                Some(config) => config.clone(),
-                None => {
-                    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-                    HIGH.get_or_init(|| {
-                        Arc::new(client_config(roots).unwrap_or_else(|_| unverified_config()))
-                    })
-                    .clone()
-                }
-            },
-            Self::Low => LOW.get_or_init(|| Arc::new(unverified_config())).clone(),
-            Self::Custom(config) => config.clone(),
-        })
+        // A config that cannot be built (a process-wide provider without TLS 1.2/1.3) is an
+        // error for the request (596), never a silent fall back to less checking.
+        fn cached(
+            cell: &OnceLock<Arc<ClientConfig>>,
+            build: fn() -> io::Result<ClientConfig>,
+        ) -> io::Result<Arc<ClientConfig>> {
+            if let Some(config) = cell.get() {
+                return Ok(config.clone());
+            }
+            let config = Arc::new(build()?);
+            Ok(cell.get_or_init(|| config).clone())
+        }
+        match self {
+            Self::High => cached(&HIGH, || {
+                client_config(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+            }),
+            Self::Low => cached(&LOW, unverified_config),
+            Self::Custom(config) => Ok(config.clone()),
+        }
     }
 
     /// Identifies the mode for the connection pool: a connection made under one mode is
@@ -94,10 +99,36 @@ impl Tls {
     }
 }
 
-/// The provider both sides use: ring (no cmake, no aws-lc build).
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+/// The rustls crypto provider courier builds every config with, client and server: the
+/// application's process-wide default if it installed one before courier's first TLS
+/// use (`CryptoProvider::install_default`, e.g. aws-lc-rs for post-quantum key
+/// exchange), else ring (no cmake, no aws-lc build). Build [`Tls::Custom`] configs with
+/// it too, so they agree with courier's own.
+///
+/// ```
+/// let config = rustls::ClientConfig::builder_with_provider(courier::tls::provider())
+///     .with_safe_default_protocol_versions()
+///     .unwrap()
+///     .with_root_certificates(rustls::RootCertStore::empty())
+///     .with_no_client_auth();
+/// let tls = courier::tls::Tls::Custom(std::sync::Arc::new(config));
+/// # drop(tls);
+/// ```
+///
+/// The ring provider comes from `rustls::crypto::ring::default_provider`, which rustls
+/// 0.23.48 deprecates because ring has no post-quantum key exchange. It is the only
+/// constructor of that provider, and ring is the choice that keeps the build free of a
+/// C toolchain beyond `cc`, so the one call says so instead of copying rustls' internals;
+/// applications that want post-quantum groups install their provider, and courier uses it.
+pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    PROVIDER
+        .get_or_init(|| match CryptoProvider::get_default() {
+            Some(installed) => installed.clone(),
+            #[allow(deprecated)] // see above: ring's provider, deliberately
+            None => Arc::new(rustls::crypto::ring::default_provider()),
+        })
+        .clone()
 }
 
 /// We speak HTTP/1.1 only; saying so stops servers from choosing h2.
@@ -113,12 +144,10 @@ fn client_config(roots: RootCertStore) -> io::Result<ClientConfig> {
     Ok(config)
 }
 
-fn unverified_config() -> ClientConfig {
-    let mut config = client_config(RootCertStore::empty()).unwrap_or_else(|_| {
-        ClientConfig::builder().with_root_certificates(RootCertStore::empty()).with_no_client_auth()
-    });
+fn unverified_config() -> io::Result<ClientConfig> {
+    let mut config = client_config(RootCertStore::empty())?;
     config.dangerous().set_certificate_verifier(Arc::new(NoVerification(provider())));
-    config
+    Ok(config)
 }
 
 /// `Tls::Low`: accepts any certificate for any name. The handshake signatures are still

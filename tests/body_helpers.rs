@@ -21,11 +21,10 @@ fn header(request: &courier::server::RecordedRequest, name: &str) -> Option<Stri
 async fn form_bodies_are_urlencoded_with_their_content_type() {
     within(async {
         let server = recording_server().await;
-        let res =
-            courier::post(server.url("/f"), "").form([("user", "ada"), ("note", "a&b c=é")]).send().await;
+        let res = courier::post(server.url("/f")).form([("user", "ada"), ("note", "a&b c=é")]).send().await;
         assert_eq!(res.status(), 200);
         // The caller's own Content-Type stays.
-        courier::post(server.url("/g"), "")
+        courier::post(server.url("/g"))
             .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
             .form([("k", "v")])
             .send()
@@ -49,7 +48,7 @@ async fn json_bodies_are_serialized_with_their_content_type() {
     within(async {
         let server = recording_server().await;
         let value = serde_json::json!({"name": "lamp", "price": 12, "tags": ["a", "b"]});
-        let res = courier::post(server.url("/j"), "").json(&value).send().await;
+        let res = courier::post(server.url("/j")).json(&value).send().await;
         assert_eq!(res.status(), 200);
         let seen = server.requests();
         assert_eq!(seen[0].body, r#"{"name":"lamp","price":12,"tags":["a","b"]}"#);
@@ -57,7 +56,7 @@ async fn json_bodies_are_serialized_with_their_content_type() {
 
         // A map with non-string keys has no JSON form: 599 before anything is sent.
         let unrepresentable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        let res = courier::post(server.url("/bad"), "").json(&unrepresentable).send().await;
+        let res = courier::post(server.url("/bad")).json(&unrepresentable).send().await;
         assert_eq!(res.status(), 599, "{}", res.reason());
         assert_eq!(res.error().unwrap().kind(), courier::ErrorKind::InvalidRequest);
         assert_eq!(server.requests().len(), 1);
@@ -91,11 +90,11 @@ async fn multipart_uploads_stream_files_and_arrive_intact() {
         let form = Multipart::new()
             .text("title", "holiday \"2026\"")
             .bytes("note", "note.txt", "text/plain", "hello")
-            .file("photo", &path)
+            .file("photo", &path, None, Some("image/png"))
             .await
             .unwrap();
         let length = form.length();
-        let res = courier::post(server.url("/upload"), "").multipart(form).send().await;
+        let res = courier::post(server.url("/upload")).multipart(form).send().await;
         assert_eq!((res.status().as_u16(), res.text().as_ref()), (200, "stored"), "{}", res.reason());
 
         let seen = server.requests();
@@ -112,7 +111,7 @@ async fn multipart_uploads_stream_files_and_arrive_intact() {
             (Some("text/plain"), &b"hello"[..])
         );
         assert_eq!(parts[2].filename.as_deref(), Some("photo.bin"));
-        assert_eq!(parts[2].content_type.as_deref(), Some("application/octet-stream"));
+        assert_eq!(parts[2].content_type.as_deref(), Some("image/png"));
         assert!(parts[2].data[..] == content[..], "the file arrived altered");
         std::fs::remove_dir_all(&dir).unwrap();
     })
@@ -122,7 +121,7 @@ async fn multipart_uploads_stream_files_and_arrive_intact() {
 #[tokio::test]
 async fn a_missing_file_is_an_error_before_sending() {
     within(async {
-        let error = Multipart::new().file("f", "/nonexistent/courier/file").await.unwrap_err();
+        let error = Multipart::new().file("f", "/nonexistent/courier/file", None, None).await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
     })
     .await;

@@ -136,7 +136,8 @@ fn targets(server: &Scripted) -> Vec<String> {
 async fn post_turns_into_get_on(status: u16) {
     let server = one_redirect("/form", redirect_with_body(status, "/next", "see next"), "done").await;
     let res = within(
-        courier::post(server.url("/form"), "a=1&b=2")
+        courier::post(server.url("/form"))
+            .body("a=1&b=2")
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-keep", "1")
             .send(),
@@ -260,7 +261,8 @@ async fn redirect_302_keeps_put_and_its_body() {
 async fn post_is_kept_on(status: u16) {
     let server = one_redirect("/form", redirect(status, "/next"), "kept").await;
     let res = within(
-        courier::post(server.url("/form"), "hello")
+        courier::post(server.url("/form"))
+            .body("hello")
             .header("content-type", "text/plain")
             .header("x-keep", "1")
             .send(),
@@ -768,7 +770,8 @@ async fn expect_continue_sends_the_body_after_100() {
     })
     .await;
     let body = "the exact body, 33 bytes long!!!!";
-    let res = within(courier::post(server.url("/up"), body).header("expect", "100-continue").send()).await;
+    let res =
+        within(courier::post(server.url("/up")).body(body).header("expect", "100-continue").send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.body().as_ref(), body.as_bytes());
 
@@ -805,7 +808,8 @@ async fn expect_continue_answered_with_a_final_status_sends_no_body() {
     .await;
     for (status, reason) in [(417, "Expectation Failed"), (401, "Unauthorized")] {
         let res = within(
-            courier::post(server.url(&format!("/{status}")), "0123456789")
+            courier::post(server.url(&format!("/{status}")))
+                .body("0123456789")
                 .header("expect", "100-continue")
                 .send(),
         )
@@ -832,7 +836,8 @@ async fn expect_continue_ignored_by_the_server_still_sends_the_body() {
     })
     .await;
     let res =
-        within(courier::post(server.url("/up"), "late body").header("expect", "100-continue").send()).await;
+        within(courier::post(server.url("/up")).body("late body").header("expect", "100-continue").send())
+            .await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.body().as_ref(), b"stored");
     assert_eq!(within(rx.recv()).await.as_deref(), Some(&b"late body"[..]));
@@ -1193,7 +1198,7 @@ async fn head_function_sends_head() {
 #[tokio::test]
 async fn post_function_sends_the_body() {
     let server = Scripted::respond(ok("posted")).await;
-    let res = within(courier::post(server.url("/p"), "x").send()).await;
+    let res = within(courier::post(server.url("/p")).body("x").send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.body().as_ref(), b"posted");
     let got = server.requests();

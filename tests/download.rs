@@ -767,10 +767,10 @@ async fn files_upload_intact_with_and_without_a_known_length() {
         let file = TempFile::new("upload.bin");
         std::fs::write(file.path(), &body).unwrap();
 
-        let res = courier::post(server.url("/upload"), "").body_file(file.path()).send().await;
+        let res = courier::post(server.url("/upload")).body_file(file.path()).send().await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
         let reader = tokio::fs::File::open(file.path()).await.unwrap();
-        let res = courier::post(server.url("/upload"), "").body_reader(reader, None).send().await;
+        let res = courier::post(server.url("/upload")).body_reader(reader, None).send().await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
         let reader = tokio::fs::File::open(file.path()).await.unwrap();
         let res = courier::request("PUT", server.url("/upload"))

@@ -102,7 +102,7 @@ async fn nginx_errors_are_real_statuses() {
     let res = within(courier::get(nginx("/missing")).send()).await;
     assert_eq!(res.status().as_u16(), 404);
     assert!(!res.is_error());
-    let res = within(courier::post(nginx("/hello.txt"), "x=1").send()).await;
+    let res = within(courier::post(nginx("/hello.txt")).body("x=1").send()).await;
     assert_eq!(res.status().as_u16(), 405);
 }
 
@@ -124,7 +124,7 @@ async fn nginx_redirect_chains_are_followed() {
     assert_eq!(res.body().as_ref(), b"<p>index</p>\n");
 
     // 303 turns the POST into a GET that nginx serves.
-    let res = within(courier::post(nginx("/see-other"), "payload").send()).await;
+    let res = within(courier::post(nginx("/see-other")).body("payload").send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.body().as_ref(), b"hello from nginx\n");
 }

@@ -309,7 +309,7 @@ async fn post_on_a_stale_reused_connection_fails_without_retry() {
         let (client, events) = client();
 
         assert_ok(&client.get(server.url("/1")).send().await, "first");
-        let res = client.post(server.url("/form"), "a=1").persistent(true).send().await;
+        let res = client.post(server.url("/form")).body("a=1").persistent(true).send().await;
         assert_status(&res, 596);
         assert_eq!(res.error().map(|e| e.kind()), Some(ErrorKind::ResponseHead));
 
@@ -656,7 +656,7 @@ async fn extra_bytes_after_the_response_are_not_reused() {
 async fn post_is_not_persistent_by_default() {
     let first = within(next_request_after(
         Reply::Send(ok("posted")),
-        |client, url| client.post(url, "x=1"),
+        |client, url| client.post(url).body("x=1"),
         "posted",
         Some("the request was not persistent"),
     ))
@@ -687,7 +687,7 @@ async fn non_persistent_request_at_the_limit_takes_the_slot_of_an_idle_connectio
 
         assert_ok(&client.get(server.url("/get")).send().await, "/get");
         assert_eq!(counts(&client), (0, 1, 0));
-        assert_ok(&client.post(server.url("/post"), "x").send().await, "/post");
+        assert_ok(&client.post(server.url("/post")).body("x").send().await, "/post");
 
         use EventKind::*;
         assert_eq!(
@@ -719,7 +719,7 @@ async fn queued_non_persistent_request_is_not_handed_the_returning_connection() 
 
         let held = tokio::spawn(client.get(server.url("/held")).send());
         conns.wait_requests(1).await;
-        let post = tokio::spawn(client.post(server.url("/post"), "x").send());
+        let post = tokio::spawn(client.post(server.url("/post")).body("x").send());
         assert!(eventually(|| counts(&client) == (1, 0, 1)).await, "{:?}", client.pool_stats());
         gate.open();
         assert_ok(&held.await.unwrap(), "/held");
@@ -1332,7 +1332,7 @@ async fn early_413_during_a_large_upload_is_delivered_and_not_pooled() {
         let (client, events) = client();
 
         let body = vec![b'x'; 10 * 1024 * 1024];
-        let res = client.post(server.url("/upload"), body).send().await;
+        let res = client.post(server.url("/upload")).body(body).send().await;
         assert_status(&res, 413);
         assert_eq!(res.reason(), "Payload Too Large");
         assert_eq!(res.body().as_ref(), b"upload refused");
@@ -1366,7 +1366,7 @@ async fn early_413_from_a_server_that_stops_reading_is_delivered() {
         .await;
         let (client, events) = client_from(Client::builder().timeout(Duration::from_secs(5)));
 
-        let res = client.post(server.url("/upload"), vec![b'x'; 10 * 1024 * 1024]).send().await;
+        let res = client.post(server.url("/upload")).body(vec![b'x'; 10 * 1024 * 1024]).send().await;
         assert_status(&res, 413);
         assert_eq!(res.body().as_ref(), b"upload refused");
         assert!(pool_is_empty(&client), "{:?}", client.pool_stats());

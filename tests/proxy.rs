@@ -202,7 +202,7 @@ async fn keepalive_through_a_proxy_is_off_by_default_and_can_be_turned_on() {
         assert_eq!(proxy_server.requests()[1].header("connection"), Some("TE, keep-alive"));
 
         // POST is not persistent: close, through a proxy as directly.
-        let res = courier::post(url, "x").proxy(http_proxy(&proxy_server)).send().await;
+        let res = courier::post(url).body("x").proxy(http_proxy(&proxy_server)).send().await;
         assert_body(&res, "ok");
         assert_eq!(proxy_server.requests()[2].header("connection"), Some("TE, close"));
         assert_eq!(proxy_server.requests()[2].target, url);
@@ -1038,7 +1038,8 @@ mod tunnels {
             let tunnel = connect_proxy().await;
             let url = format!("https://localhost:{}/hello", origin.port());
             // Even a POST (not persistent) and with keep-alive forced on.
-            let res = courier::post(&url, "data").tls(trust_ca()).proxy(http_proxy(&tunnel)).send().await;
+            let res =
+                courier::post(&url).body("data").tls(trust_ca()).proxy(http_proxy(&tunnel)).send().await;
             assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
             let res =
                 courier::get(&url).tls(trust_ca()).keepalive(true).proxy(http_proxy(&tunnel)).send().await;

@@ -1151,7 +1151,7 @@ async fn timeouts_of_duration_max_mean_never_on_both_sides() {
         }
         // Large enough that the upload goes out in several writes (each moves a deadline).
         let upload = vec![b'u'; 8 << 20];
-        let res = client.post(server.url("/"), upload).send().await;
+        let res = client.post(server.url("/")).body(upload).send().await;
         assert_eq!(res.status().as_u16(), 200, "{:?}", res.error());
         assert_eq!(res.text(), "8388608 bytes");
         assert_eq!(client.pool_stats().idle, 1);

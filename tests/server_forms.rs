@@ -178,7 +178,7 @@ async fn query_params_decode_both_separators_plus_and_escapes() {
 async fn urlencoded_body_params_follow_the_query_params_in_order() {
     within(async {
         let server = start().await;
-        let res = courier::post(server.url("/params?q=1&a=query"), "a=body+one;y=c%2Bd&a=%26%3D&z")
+        let res = courier::post(server.url("/params?q=1&a=query")).body("a=body+one;y=c%2Bd&a=%26%3D&z")
             .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
             .send()
             .await;
@@ -189,7 +189,7 @@ async fn urlencoded_body_params_follow_the_query_params_in_order() {
              get(a)=Some(\"query\") all(a)=[\"query\", \"body one\", \"&=\"] len=6\n"
         );
         // Invalid UTF-8 (raw or escaped) reads as U+FFFD; the media type is case-insensitive.
-        let res = courier::post(server.url("/params"), &b"a=%FF\xfe&b=%C3%A9"[..])
+        let res = courier::post(server.url("/params")).body(&b"a=%FF\xfe&b=%C3%A9"[..])
             .header("content-type", "Application/X-WWW-Form-Urlencoded")
             .send()
             .await;
@@ -214,7 +214,7 @@ async fn urlencoded_params_are_capped() {
             .await
             .unwrap();
         let form = |body: &'static str| {
-            courier::post(server.url("/?q=1&r=2"), body).header("content-type", URLENCODED)
+            courier::post(server.url("/?q=1&r=2")).body(body).header("content-type", URLENCODED)
         };
         let res = form("a=1&b=2&c=3").send().await;
         assert_eq!((res.status().as_u16(), res.text().as_ref()), (200, "5\n"));
@@ -230,8 +230,11 @@ async fn urlencoded_params_are_capped() {
 async fn multipart_text_fields_and_files_arrive_exactly() {
     within(async {
         let server = start().await;
-        let res =
-            courier::post(server.url("/parts"), upload_body()).header("content-type", MULTIPART).send().await;
+        let res = courier::post(server.url("/parts"))
+            .body(upload_body())
+            .header("content-type", MULTIPART)
+            .send()
+            .await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.text());
         assert_eq!(res.text(), UPLOAD_PARTS);
         // The same body in tiny chunks (boundaries split across them) parses the same.
@@ -252,7 +255,8 @@ async fn multipart_headers_and_quoted_boundaries() {
         let headers = "content-disposition: form-data; name=\"doc\"; filename=\"a b.txt\"\r\n\
                        content-type: text/plain\r\nx-extra: 1";
         let body = multipart("a'b(c)+_,-./:=?", &[(headers, b"hi")]);
-        let res = courier::post(server.url("/parts"), body)
+        let res = courier::post(server.url("/parts"))
+            .body(body)
             .header("content-type", "Multipart/Form-Data; boundary=\"a'b(c)+_,-./:=?\"")
             .send()
             .await;
@@ -269,7 +273,8 @@ async fn multipart_headers_and_quoted_boundaries() {
 async fn params_take_multipart_text_fields_but_not_files() {
     within(async {
         let server = start().await;
-        let res = courier::post(server.url("/params?a=query&q=%3F"), upload_body())
+        let res = courier::post(server.url("/params?a=query&q=%3F"))
+            .body(upload_body())
             .header("content-type", MULTIPART)
             .send()
             .await;
@@ -290,7 +295,8 @@ async fn a_body_read_before_is_parsed_again() {
         let server = start().await;
         let body = multipart("b", &[(&text_field("x"), b"1"), (&text_field("y"), b"2")]);
         let length = body.len();
-        let res = courier::post(server.url("/twice"), body)
+        let res = courier::post(server.url("/twice"))
+            .body(body)
             .header("content-type", "multipart/form-data; boundary=b")
             .send()
             .await;
@@ -311,20 +317,20 @@ async fn a_body_read_before_is_parsed_again() {
 async fn other_content_types_are_415_and_params_ignore_them() {
     within(async {
         let server = start().await;
-        let res = courier::post(server.url("/parts"), "{}").header("content-type", "application/json").send().await;
+        let res = courier::post(server.url("/parts")).body("{}").header("content-type", "application/json").send().await;
         assert_eq!(res.status().as_u16(), 415);
         assert_eq!(res.text(), "415 Unsupported Media Type: expected a form, got content type application/json\n");
-        let res = courier::post(server.url("/parts"), "a=1").header("content-type", URLENCODED).send().await;
+        let res = courier::post(server.url("/parts")).body("a=1").header("content-type", URLENCODED).send().await;
         assert_eq!(res.status().as_u16(), 415);
         assert_eq!(
             res.text(),
             "415 Unsupported Media Type: expected a form, got content type application/x-www-form-urlencoded\n"
         );
-        let res = courier::post(server.url("/parts"), "a=1").send().await;
+        let res = courier::post(server.url("/parts")).body("a=1").send().await;
         assert_eq!(res.status().as_u16(), 415);
         assert_eq!(res.text(), "415 Unsupported Media Type: expected a form, got no content type\n");
         // params() reads only forms: a JSON body leaves just the query.
-        let res = courier::post(server.url("/params?a=1"), "a=2").header("content-type", "application/json").send().await;
+        let res = courier::post(server.url("/params?a=1")).body("a=2").header("content-type", "application/json").send().await;
         assert_eq!(res.text(), "a=1\nget(a)=Some(\"1\") all(a)=[\"1\"] len=1\n");
         server.shutdown().await;
     })
@@ -356,8 +362,11 @@ async fn malformed_multipart_is_400() {
             ),
         ];
         for (content_type, body, reason) in cases {
-            let res =
-                courier::post(server.url("/parts"), body).header("content-type", content_type).send().await;
+            let res = courier::post(server.url("/parts"))
+                .body(body)
+                .header("content-type", content_type)
+                .send()
+                .await;
             assert_eq!(res.status().as_u16(), 400, "{content_type} {body:?}");
             assert_eq!(res.text(), format!("400 Bad Request: malformed multipart body: {reason}\n"));
         }
@@ -375,14 +384,16 @@ async fn more_parts_than_the_cap_are_refused() {
         let server = start().await;
         let field = text_field("f");
         let at_cap: Vec<(&str, &[u8])> = vec![(field.as_str(), b"x"); courier::server::DEFAULT_MAX_PARTS];
-        let res = courier::post(server.url("/count"), multipart("B", &at_cap))
+        let res = courier::post(server.url("/count"))
+            .body(multipart("B", &at_cap))
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.text());
         assert_eq!(res.text(), "1000 parts\n");
         let over: Vec<(&str, &[u8])> = vec![(field.as_str(), b"x"); 1_001];
-        let res = courier::post(server.url("/count"), multipart("B", &over))
+        let res = courier::post(server.url("/count"))
+            .body(multipart("B", &over))
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
@@ -390,7 +401,8 @@ async fn more_parts_than_the_cap_are_refused() {
         assert_eq!(res.text(), "413 Payload Too Large: more than 1000 parts in the multipart body\n");
         // Thousands of empty parts fail the same way, quickly.
         let empty: Vec<(&str, &[u8])> = vec![(field.as_str(), b""); 4_000];
-        let res = courier::post(server.url("/count"), multipart("B", &empty))
+        let res = courier::post(server.url("/count"))
+            .body(multipart("B", &empty))
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
@@ -407,14 +419,16 @@ async fn a_part_larger_than_the_limit_is_413() {
         let server = start().await;
         let exactly = vec![b'a'; 1024];
         let body = multipart("B", &[(&text_field("big"), &exactly)]);
-        let res = courier::post(server.url("/small"), body)
+        let res = courier::post(server.url("/small"))
+            .body(body)
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.text());
         let over = vec![b'a'; 1025];
         let body = multipart("B", &[(&text_field("small"), b"ok"), (&text_field("big"), &over)]);
-        let res = courier::post(server.url("/small"), body)
+        let res = courier::post(server.url("/small"))
+            .body(body)
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
@@ -438,7 +452,8 @@ async fn bodies_over_the_server_limit_are_413() {
         let big = vec![b'z'; 1200];
         let body = multipart("B", &[(&text_field("f"), &big)]);
         // Announced with Content-Length: refused before any handler runs.
-        let res = courier::post(server.url("/parts"), body.clone())
+        let res = courier::post(server.url("/parts"))
+            .body(body.clone())
             .header("content-type", "multipart/form-data; boundary=B")
             .send()
             .await;
@@ -472,7 +487,8 @@ async fn bodies_over_the_server_limit_are_413() {
 async fn expect_100_continue_uploads_work() {
     within(async {
         let server = start().await;
-        let res = courier::post(server.url("/parts"), upload_body())
+        let res = courier::post(server.url("/parts"))
+            .body(upload_body())
             .header("content-type", MULTIPART)
             .header("expect", "100-continue")
             .send()

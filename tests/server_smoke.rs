@@ -17,7 +17,7 @@ async fn server_answers_the_client_and_records_the_request() {
     let res = courier::get(server.url("/test/deeper")).send().await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "test /test/deeper");
-    let res = courier::post(server.url("/echo"), "ping").send().await;
+    let res = courier::post(server.url("/echo")).body("ping").send().await;
     assert_eq!(res.text(), "ping");
     let res = courier::get(server.url("/nowhere")).send().await;
     assert_eq!(res.status().as_u16(), 200);

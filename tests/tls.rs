@@ -382,7 +382,7 @@ impl ResolvesServerCert for RecordSni {
 #[tokio::test]
 async fn sni_is_the_host_name_and_absent_for_ip_literals() {
     within(async {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = courier::tls::provider();
         let leaf = &pki().good;
         let key = CertifiedKey::from_der(vec![leaf.cert.clone()], leaf.key(), &provider).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));

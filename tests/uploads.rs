@@ -53,7 +53,7 @@ async fn a_stream_without_a_length_goes_chunked_and_arrives_intact() {
     within(async {
         let server = echo_server().await;
         let body = pattern(300_000);
-        let res = courier::post(server.url("/"), "").body_stream(chunks(&body, 10_000), None).send().await;
+        let res = courier::post(server.url("/")).body_stream(chunks(&body, 10_000), None).send().await;
         assert_eq!(res.text(), summary(&body, "te=chunked;cl="), "{}", res.reason());
     })
     .await
@@ -78,15 +78,13 @@ async fn readers_and_files_stream_their_bytes() {
     within(async {
         let server = echo_server().await;
         let body = pattern(200_000);
-        let res = courier::post(server.url("/"), "")
-            .body_reader(std::io::Cursor::new(body.clone()), None)
-            .send()
-            .await;
+        let res =
+            courier::post(server.url("/")).body_reader(std::io::Cursor::new(body.clone()), None).send().await;
         assert_eq!(res.text(), summary(&body, "te=chunked;cl="));
 
         let path = std::env::temp_dir().join(format!("courier-upload-{}.bin", std::process::id()));
         std::fs::write(&path, &body).unwrap();
-        let res = courier::post(server.url("/"), "").body_file(&path).send().await;
+        let res = courier::post(server.url("/")).body_file(&path).send().await;
         std::fs::remove_file(&path).unwrap();
         assert_eq!(res.text(), summary(&body, "te=;cl=200000"), "{}", res.reason());
     })
@@ -97,7 +95,7 @@ async fn readers_and_files_stream_their_bytes() {
 async fn a_missing_file_is_599_before_anything_is_sent() {
     within(async {
         let server = echo_server().await;
-        let res = courier::post(server.url("/"), "").body_file("/nonexistent/courier/body").send().await;
+        let res = courier::post(server.url("/")).body_file("/nonexistent/courier/body").send().await;
         assert_eq!(res.status().as_u16(), 599, "{}", res.reason());
         assert_eq!(res.error().unwrap().kind(), ErrorKind::InvalidRequest);
         assert!(server.requests().is_empty());
@@ -110,11 +108,10 @@ async fn a_body_that_does_not_match_its_length_is_596() {
     within(async {
         let server = echo_server().await;
         let body = pattern(1000);
-        let short =
-            courier::post(server.url("/"), "").body_stream(chunks(&body, 100), Some(2000)).send().await;
+        let short = courier::post(server.url("/")).body_stream(chunks(&body, 100), Some(2000)).send().await;
         assert_eq!(short.status().as_u16(), 596, "{}", short.reason());
         assert_eq!(short.reason(), "the request body ended after 1000 of its declared 2000 bytes");
-        let long = courier::post(server.url("/"), "").body_stream(chunks(&body, 100), Some(500)).send().await;
+        let long = courier::post(server.url("/")).body_stream(chunks(&body, 100), Some(500)).send().await;
         assert_eq!(long.status().as_u16(), 596, "{}", long.reason());
         assert_eq!(long.reason(), "the request body is longer than its declared 500 bytes");
     })
@@ -156,11 +153,11 @@ async fn a_failing_stream_is_596_and_its_connection_is_not_reused() {
 async fn a_307_is_returned_rather_than_followed_with_a_streamed_body() {
     within(async {
         let server = echo_server().await;
-        let res = courier::post(server.url("/moved"), "").body_stream(chunks(b"once", 2), None).send().await;
+        let res = courier::post(server.url("/moved")).body_stream(chunks(b"once", 2), None).send().await;
         assert_eq!(res.status().as_u16(), 307, "{}", res.reason());
         assert!(res.redirects().is_empty());
         // An in-memory body is replayed as usual.
-        let res = courier::post(server.url("/moved"), "twice").send().await;
+        let res = courier::post(server.url("/moved")).body("twice").send().await;
         assert_eq!(res.text(), summary(b"twice", "te=;cl=5"));
     })
     .await
@@ -171,7 +168,7 @@ async fn expect_continue_works_with_a_streamed_body() {
     within(async {
         let server = echo_server().await;
         let body = pattern(50_000);
-        let res = courier::post(server.url("/"), "")
+        let res = courier::post(server.url("/"))
             .header("expect", "100-continue")
             .body_stream(chunks(&body, 5_000), Some(body.len() as u64))
             .send()
@@ -188,7 +185,7 @@ async fn progress_reports_upload_and_download_with_totals() {
         let body = pattern(50_000);
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let recorded = seen.clone();
-        let res = courier::post(server.url("/"), "")
+        let res = courier::post(server.url("/"))
             .body_stream(chunks(&body, 10_000), Some(50_000))
             .on_progress(move |progress| recorded.lock().unwrap().push(progress))
             .send()
@@ -208,7 +205,8 @@ async fn progress_reports_upload_and_download_with_totals() {
         // An in-memory body reports once, whole.
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let recorded = seen.clone();
-        courier::post(server.url("/"), "12345")
+        courier::post(server.url("/"))
+            .body("12345")
             .on_progress(move |p| recorded.lock().unwrap().push(p))
             .send()
             .await;

@@ -322,7 +322,7 @@ async fn establish_works_over_tls_for_wss() {
 
         let mut roots = rustls::RootCertStore::empty();
         roots.add(chain[0].clone()).unwrap();
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let provider = courier::tls::provider();
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()

@@ -2,13 +2,14 @@
 //! and `AsyncRead` adapters. The connection returns to the pool once the body is read.
 //! A compressed body (`decompress(true)`) is decoded here too, chunk by chunk.
 
+use super::deadline::Deadline;
 use super::decompress::Decoder;
 use super::pool::Lease;
 use super::run::{body_error, release_connection};
 use super::Response;
 use crate::error::Error;
 use crate::h1::{BodyDecoder, BodyEvent, BodyMode};
-use crate::io::Connection;
+use crate::io::{Connection, ReadError};
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
 use futures_util::Stream;
@@ -31,6 +32,10 @@ pub(crate) struct BodyReader {
     content: Option<Decoder>,
     /// The trailers, once the body's end has been read.
     trailers: HeaderMap,
+    /// The request's deadline still bounds its body, read after `send_streaming` returned.
+    deadline: Deadline,
+    /// The request's `max_body_size`, for [`Response::bytes`], which collects the rest.
+    max_body_size: u64,
 }
 
 impl fmt::Debug for BodyReader {
@@ -39,21 +44,32 @@ impl fmt::Debug for BodyReader {
     }
 }
 
+/// What a streamed body keeps of its request: how the connection may be reused, how the
+/// body is decoded, and its bounds.
+pub(crate) struct StreamedBody {
+    pub(crate) blocker: Option<&'static str>,
+    pub(crate) content: Option<Decoder>,
+    pub(crate) deadline: Deadline,
+    pub(crate) max_body_size: u64,
+}
+
 impl BodyReader {
-    pub(crate) fn new(
-        conn: Connection,
-        mode: BodyMode,
-        lease: Lease,
-        blocker: Option<&'static str>,
-        content: Option<Decoder>,
-    ) -> Self {
+    pub(crate) fn new(conn: Connection, mode: BodyMode, lease: Lease, body: StreamedBody) -> Self {
+        let StreamedBody { blocker, content, deadline, max_body_size } = body;
         Self {
             wire: Some((conn, lease)),
             decoder: BodyDecoder::new(mode),
             blocker,
             content,
             trailers: HeaderMap::new(),
+            deadline,
+            max_body_size,
         }
+    }
+
+    /// The request's `max_body_size`.
+    pub(crate) fn max_body_size(&self) -> u64 {
+        self.max_body_size
     }
 
     /// The next piece of the body (decoded, if it is being decoded); `None` at its end.
@@ -66,7 +82,8 @@ impl BodyReader {
                 }
             }
             let Some((conn, _)) = self.wire.as_mut() else { return Ok(None) };
-            match conn.read_body_event(&mut self.decoder).await.map_err(body_error)? {
+            let event = self.deadline.bound(conn.read_body_event(&mut self.decoder)).await;
+            match event.unwrap_or_else(|expired| Err(ReadError::Io(expired))).map_err(body_error)? {
                 BodyEvent::Data(data) => match self.content.as_mut() {
                     Some(content) => content.push(data),
                     None => return Ok(Some(data)),
@@ -105,18 +122,18 @@ impl Response {
     /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let Some(reader) = self.body_reader.as_mut() else { return Ok(None) };
-        match reader.next().await {
+        match reader.get_mut().next().await {
             Ok(Some(data)) => Ok(Some(data)),
             Ok(None) => {
                 if let Some(reader) = self.body_reader.take() {
-                    self.trailers = reader.trailers;
+                    self.trailers = reader.into_inner().trailers;
                 }
                 Ok(None)
             }
             // Dropping the reader closes the connection (if it is still open).
             Err(error) => {
                 self.body_reader = None;
-                Err(error)
+                Err(error.with_url(&self.url))
             }
         }
     }
@@ -126,21 +143,53 @@ impl Response {
         self.body_reader.is_some()
     }
 
-    /// The rest of the body as a `Stream` of chunks (see [`chunk`](Self::chunk)).
-    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send {
-        futures_util::stream::unfold(Some(self), |state| async move {
+    /// The rest of the body as a [`BodyStream`] of chunks (see [`chunk`](Self::chunk)):
+    /// `Unpin` and `Send`, so `StreamExt::next` works on it directly.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let mut body = courier::get("http://127.0.0.1:8080/big").send_streaming().await.into_stream();
+    /// while let Some(chunk) = body.next().await {
+    ///     println!("{} bytes", chunk?.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> BodyStream {
+        let chunks = futures_util::stream::unfold(Some(self), |state| async move {
             let mut response = state?;
             match response.chunk().await {
                 Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
                 Ok(None) => None,
                 Err(error) => Some((Err(error), None)),
             }
-        })
+        });
+        BodyStream { chunks: Box::pin(chunks) }
     }
 
     /// The rest of the body as an `AsyncRead` (errors become `io::Error`s).
     pub fn into_reader(self) -> BodyAsyncRead {
         BodyAsyncRead { state: ReadState::Idle(Box::new(self)), buffered: Bytes::new() }
+    }
+}
+
+/// A streamed response body as a `Stream` of chunks; from [`Response::into_stream`].
+/// It is `Unpin`, so it can be polled without pinning it first.
+pub struct BodyStream {
+    chunks: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(cx)
+    }
+}
+
+impl fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyStream").finish_non_exhaustive()
     }
 }
 

@@ -35,7 +35,7 @@ impl fmt::Display for Target {
 /// The future a [`Connector`] returns.
 pub type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Box<dyn Transport>>> + Send>>;
 
-/// Full control over connection setup: the seed's `tcp_connect` hook.
+/// Full control over connection setup: AnyEvent::HTTP's `tcp_connect` hook.
 ///
 /// The stream it returns is treated exactly like one courier opened itself. Any
 /// `Fn(Target) -> impl Future<Output = io::Result<S>>` closure is a connector:
@@ -69,7 +69,7 @@ where
     }
 }
 
-/// Tunes a socket before it connects (the seed's `on_prepare`), e.g. binds a local address.
+/// Tunes a socket before it connects (AnyEvent::HTTP's `on_prepare`), e.g. binds a local address.
 pub(crate) type OnPrepare = Arc<dyn Fn(&TcpSocket) -> io::Result<()> + Send + Sync>;
 
 /// How to open one connection; borrowed from the request's options.

@@ -1,4 +1,4 @@
-//! The cookie jar (the seed's `cookie_jar`): RFC 6265 rules via cookie_store, plus the
+//! The cookie jar (AnyEvent::HTTP's `cookie_jar`): RFC 6265 rules via cookie_store, plus the
 //! checks it leaves to us: public-suffix domains, Secure cookies over plain http, and bounds.
 
 use cookie_store::{CookieStore, RawCookie};
@@ -23,7 +23,7 @@ pub const MAX_COOKIE_HEADER: usize = 8 * 1024;
 /// let request = courier::get("http://127.0.0.1:8080/login").cookie_jar(&jar);
 /// # drop(request);
 /// let mut saved = Vec::new();
-/// jar.expire(true); // the seed's cookie_jar_expire: drop expired and session cookies
+/// jar.expire(true); // AnyEvent::HTTP's cookie_jar_expire: drop expired and session cookies
 /// jar.save(&mut saved).unwrap();
 /// let again = courier::CookieJar::load(&saved[..]).unwrap();
 /// assert_eq!(again.len(), 0);
@@ -61,7 +61,7 @@ impl CookieJar {
         ordered(&self.lock(), &url)
     }
 
-    /// Removes expired cookies, and with `session_end` also session cookies (the seed's
+    /// Removes expired cookies, and with `session_end` also session cookies (AnyEvent::HTTP's
     /// `cookie_jar_expire`). Call it with `true` before saving a jar for later.
     pub fn expire(&self, session_end: bool) {
         let mut store = self.lock();

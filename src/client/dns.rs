@@ -1,6 +1,6 @@
 //! Name resolution: the system resolver, or the caller's hook; a static override map
 //! (curl's `--resolve`); and an optional cache with a TTL and a bound on its entries.
-//! The seed leaves DNS caching to the user; this is the answer.
+//! AnyEvent::HTTP leaves DNS caching to the user; this is the answer.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! Resumable downloads: the seed's download example, done carefully, as a library function
+//! Resumable downloads: AnyEvent::HTTP's download example, done carefully, as a library function
 //! (used by `examples/download.rs` and `fetch -C`).
 
 use super::request::Progress;
@@ -255,7 +255,7 @@ impl Download {
                 Ok(None) => break Attempt::Done { already_complete: false },
                 Err(error) => {
                     break Attempt::Again {
-                        status: error.status(),
+                        status: error.status().as_u16(),
                         reason: error.to_string(),
                         at_once: false,
                     };

@@ -4,10 +4,12 @@ mod body_stream;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
+mod deadline;
 mod decompress;
 mod dns;
 mod download;
 mod events;
+mod exclusive;
 mod multipart;
 mod pool;
 mod proxy;
@@ -15,10 +17,12 @@ mod redirect;
 mod request;
 mod request_head;
 mod response;
+mod retry;
 mod run;
+mod trace;
 mod upload;
 
-pub use body_stream::BodyAsyncRead;
+pub use body_stream::{BodyAsyncRead, BodyStream};
 pub use connect::{ConnectFuture, Connector, Target};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
@@ -36,18 +40,20 @@ pub use pool::{HostStats, PoolStats};
 pub use proxy::{default_proxy, set_proxy, Proxy, ProxyScheme, ProxyServer};
 pub use request::{IntoUrl, Progress, RequestBuilder, RequestGuard, UrlArg};
 pub use response::{BodyHandle, Response};
+pub use retry::{
+    Retry, DEFAULT_FIRST_PAUSE, DEFAULT_MAX_PAUSE, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOTAL_PAUSE,
+};
 
 use crate::error::{Error, ErrorKind};
-use bytes::Bytes;
 use events::Observer;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use pool::Pool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// The seed's `$MAX_RECURSE`: redirects followed by default.
+/// AnyEvent::HTTP's `$MAX_RECURSE`: redirects followed by default.
 pub const DEFAULT_MAX_RECURSE: u32 = 10;
-/// The seed's `$TIMEOUT`: the default activity timeout.
+/// AnyEvent::HTTP's `$TIMEOUT`: the default activity timeout (not a deadline).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default User-Agent header value.
 pub const DEFAULT_USER_AGENT: &str = concat!("courier/", env!("CARGO_PKG_VERSION"));
@@ -57,12 +63,13 @@ pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
 /// past it the response is a 597. Stream larger bodies (`on_body`, `send_streaming`,
 /// `Download`), which have no such limit.
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 1 << 30;
-/// The seed's `$MAX_PER_HOST`: most connections per host (per pool key).
+/// AnyEvent::HTTP's `$MAX_PER_HOST`: most connections per host (per pool key).
 pub const DEFAULT_MAX_PER_HOST: usize = 4;
-/// The seed's `$PERSISTENT_TIMEOUT`: how long an idle connection is kept.
+/// AnyEvent::HTTP's `$PERSISTENT_TIMEOUT`: how long an idle connection is kept.
 pub const DEFAULT_PERSISTENT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// An HTTP client: defaults shared by the requests made through it. Cheap to clone.
+/// An HTTP client: defaults shared by the requests made through it, and its connection
+/// pool. Cheap to clone (clones share the pool).
 ///
 /// The free functions [`get`](crate::get), [`post`](crate::post), … use a process-wide
 /// default client; make your own to change the defaults.
@@ -71,6 +78,8 @@ pub const DEFAULT_PERSISTENT_TIMEOUT: Duration = Duration::from_secs(3);
 /// use std::time::Duration;
 /// let client = courier::Client::builder()
 ///     .timeout(Duration::from_secs(30))
+///     .deadline(Duration::from_secs(120))
+///     .retry(courier::Retry::new())
 ///     .user_agent("my-app/1.0")
 ///     .build()
 ///     .expect("a valid user agent");
@@ -85,6 +94,12 @@ pub struct Client {
 /// Client-wide defaults and the connection pool; each request copies what it may override.
 pub(crate) struct Config {
     pub(crate) timeout: Duration,
+    /// The default overall deadline, if any.
+    pub(crate) deadline: Option<Duration>,
+    /// The default retry policy, if any.
+    pub(crate) retry: Option<Retry>,
+    /// Sent with every request unless it sets or removes a header of the same name.
+    pub(crate) default_headers: HeaderMap,
     pub(crate) max_recurse: u32,
     pub(crate) user_agent: HeaderValue,
     pub(crate) read_buffer_size: usize,
@@ -107,6 +122,8 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
             .field("max_recurse", &self.max_recurse)
             .field("user_agent", &self.user_agent)
             .field("read_buffer_size", &self.read_buffer_size)
@@ -121,7 +138,8 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with the seed's defaults (10 redirects, 300 s activity timeout).
+    /// A client with AnyEvent::HTTP's defaults (10 redirects, 300 s activity timeout, 4
+    /// connections per host), no deadline and no retries.
     pub fn new() -> Self {
         Self::builder().build().unwrap_or_else(|_| unreachable!("the default user agent is valid"))
     }
@@ -130,6 +148,9 @@ impl Client {
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             timeout: DEFAULT_TIMEOUT,
+            deadline: None,
+            retry: None,
+            default_headers: HeaderMap::new(),
             max_recurse: DEFAULT_MAX_RECURSE,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
@@ -152,7 +173,7 @@ impl Client {
         &self.config
     }
 
-    /// Connections in use by a request right now (the seed's `$ACTIVE`): open or being
+    /// Connections in use by a request right now (AnyEvent::HTTP's `$ACTIVE`): open or being
     /// opened, not idle. Useful for load-levelling.
     pub fn active(&self) -> usize {
         self.config.pool.stats().active
@@ -170,11 +191,25 @@ impl Client {
     }
 
     /// A request with any method (`Method::PATCH` or `"PATCH"`).
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let client = courier::Client::new();
+    /// let res = client.request("PROPFIND", "http://127.0.0.1:8080/dav/").send().await;
+    /// # }
+    /// ```
     pub fn request(&self, method: impl AsRef<str>, url: impl IntoUrl) -> RequestBuilder<'static> {
         RequestBuilder::new(self.clone(), method.as_ref(), url.into_url_arg())
     }
 
     /// A GET request.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let client = courier::Client::new();
+    /// let res = client.get("http://127.0.0.1:8080/").try_send().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
         self.request("GET", url)
     }
@@ -184,9 +219,34 @@ impl Client {
         self.request("HEAD", url)
     }
 
-    /// A POST request with `body`.
-    pub fn post(&self, url: impl IntoUrl, body: impl Into<Bytes>) -> RequestBuilder<'static> {
-        self.request("POST", url).body(body)
+    /// A POST request; give it a body with [`body`](RequestBuilder::body),
+    /// [`form`](RequestBuilder::form), [`json`](RequestBuilder::json), … (without one it
+    /// is sent with `Content-Length: 0`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let client = courier::Client::new();
+    /// let res = client.post("http://127.0.0.1:8080/login").form([("user", "ada")]).try_send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("POST", url)
+    }
+
+    /// A PUT request (idempotent: persistent, and retried under a [`Retry`] policy).
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("PUT", url)
+    }
+
+    /// A PATCH request (not idempotent: never retried unless the policy says
+    /// [`any_method`](Retry::any_method)).
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("PATCH", url)
+    }
+
+    /// A DELETE request (idempotent).
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("DELETE", url)
     }
 }
 
@@ -195,6 +255,9 @@ impl Client {
 #[must_use]
 pub struct ClientBuilder {
     timeout: Duration,
+    deadline: Option<Duration>,
+    retry: Option<Retry>,
+    default_headers: HeaderMap,
     max_recurse: u32,
     user_agent: String,
     read_buffer_size: usize,
@@ -216,6 +279,8 @@ impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
             .field("max_recurse", &self.max_recurse)
             .field("user_agent", &self.user_agent)
             .field("max_per_host", &self.max_per_host)
@@ -225,28 +290,74 @@ impl std::fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The default activity timeout (seed: `$TIMEOUT`, 300 s): connect, and every read and
-    /// write, must make progress within it. A step that can finish at once always does,
-    /// so even a zero timeout fails only the steps that have to wait. `Duration::MAX`
-    /// means no timeout.
+    /// The default activity timeout (AnyEvent::HTTP's `$TIMEOUT`, 300 s): connecting, and
+    /// every read and write, must make progress within it. It is **not** a bound on the
+    /// whole request (a server trickling a byte at a time never trips it): that is
+    /// [`deadline`](Self::deadline). A step that can finish at once always does, so even
+    /// a zero timeout fails only the steps that have to wait. `Duration::MAX` means no
+    /// timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The default number of redirects to follow (seed: `$MAX_RECURSE`, 10).
+    /// The default overall deadline of every request: see
+    /// [`RequestBuilder::deadline`]. None unless set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = courier::Client::builder().deadline(Duration::from_secs(10)).build().unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The retry policy of every request (off unless set): what is retried and when is
+    /// described at [`Retry`]. A request can replace it with
+    /// [`RequestBuilder::retry`].
+    ///
+    /// ```
+    /// let client = courier::Client::builder().retry(courier::Retry::new().max_retries(3)).build().unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn retry(mut self, policy: Retry) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Header fields sent with every request, first, in this order. A request's own
+    /// [`header`](RequestBuilder::header) or [`remove_header`](RequestBuilder::remove_header)
+    /// of the same name replaces them (and they replace courier's defaults, such as
+    /// User-Agent). Like any Authorization or Cookie header, they are dropped on a
+    /// redirect to another origin.
+    ///
+    /// ```
+    /// use courier::http::{header, HeaderMap, HeaderValue};
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    /// let client = courier::Client::builder().default_headers(headers).build().unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// The default number of redirects to follow (AnyEvent::HTTP's `$MAX_RECURSE`, 10).
     pub fn max_recurse(mut self, redirects: u32) -> Self {
         self.max_recurse = redirects;
         self
     }
 
-    /// The default User-Agent (seed: `$USERAGENT`).
+    /// The default User-Agent (AnyEvent::HTTP's `$USERAGENT`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
         self
     }
 
-    /// The most bytes asked of the socket per read (seed: `handle_params` `max_read_size`;
+    /// The most bytes asked of the socket per read (AnyEvent::HTTP's `max_read_size`;
     /// default 16 KiB). A connection's reads start at 2 KiB and double while they come
     /// back full, so short replies keep its buffer small.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
@@ -262,7 +373,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Most connections per host (seed: `$MAX_PER_HOST`, 4). Requests beyond it wait in a
+    /// Most connections per host (AnyEvent::HTTP's `$MAX_PER_HOST`, 4). Requests beyond it wait in a
     /// first-come, first-served queue. Counted per pool key: scheme, host, port and
     /// session id each get their own connections.
     pub fn max_per_host(mut self, connections: usize) -> Self {
@@ -270,14 +381,16 @@ impl ClientBuilder {
         self
     }
 
-    /// How long an idle persistent connection is kept (seed: `$PERSISTENT_TIMEOUT`, 3 s).
+    /// How long an idle persistent connection is kept (AnyEvent::HTTP's
+    /// `$PERSISTENT_TIMEOUT`, 3 s).
     /// Zero keeps none: every request opens a new connection.
     pub fn persistent_timeout(mut self, timeout: Duration) -> Self {
         self.persistent_timeout = timeout;
         self
     }
 
-    /// Calls `observer` for every connection event: connect, reuse, retry, idle, close.
+    /// Calls `observer` for every connection event: connect, reuse, retry, idle, close,
+    /// and the retry policy's backoff.
     ///
     /// ```
     /// let client = courier::Client::builder()
@@ -294,21 +407,22 @@ impl ClientBuilder {
         self
     }
 
-    /// The proxy for this client's requests (seed: `proxy`); without it, the global
+    /// The proxy for this client's requests (AnyEvent::HTTP's `proxy`); without it, the global
     /// default applies ([`set_proxy`], else the environment).
     pub fn proxy(mut self, proxy: Proxy) -> Self {
         self.proxy = Some(proxy);
         self
     }
 
-    /// A cookie jar used by every request of this client (seed: `cookie_jar`).
+    /// A cookie jar used by every request of this client (AnyEvent::HTTP's `cookie_jar`).
     #[cfg(feature = "cookies")]
     pub fn cookie_jar(mut self, jar: &CookieJar) -> Self {
         self.cookie_jar = Some(jar.clone());
         self
     }
 
-    /// How https servers are verified by default (seed: `tls_ctx`); `Tls::High` unless set.
+    /// How https servers are verified by default (AnyEvent::HTTP's `tls_ctx`); `Tls::High`
+    /// unless set.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
         self.tls = tls;
@@ -369,6 +483,9 @@ impl ClientBuilder {
             .map_err(|_| Error::new(ErrorKind::InvalidRequest, "invalid user agent (control characters)"))?;
         let config = Config {
             timeout: self.timeout,
+            deadline: self.deadline,
+            retry: self.retry,
+            default_headers: self.default_headers,
             max_recurse: self.max_recurse,
             user_agent,
             read_buffer_size: self.read_buffer_size,

@@ -17,9 +17,9 @@ const FILE_CHUNK: usize = 64 * 1024;
 /// # async fn demo() -> std::io::Result<()> {
 /// let form = courier::Multipart::new()
 ///     .text("title", "holiday")
-///     .file("photo", "/tmp/beach.jpg")
+///     .file("photo", "/tmp/IMG_0042.jpg", Some("beach.jpg"), Some("image/jpeg"))
 ///     .await?;
-/// let res = courier::post("http://127.0.0.1:8080/upload", "").multipart(form).send().await;
+/// let res = courier::post("http://127.0.0.1:8080/upload").multipart(form).send().await;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -72,14 +72,25 @@ impl Multipart {
     }
 
     /// A file part read from `path` while the request is sent (never held in memory
-    /// whole). Its file name is the path's last component, its type
-    /// `application/octet-stream`. Fails if the file cannot be examined now; a file that
-    /// changes size before it is sent makes the request fail (596).
-    pub async fn file(mut self, name: &str, path: impl AsRef<Path>) -> io::Result<Self> {
+    /// whole), sent as `file_name` (`None`: the path's last component) with
+    /// `content_type` (`None`: `application/octet-stream`). Fails if the file cannot be
+    /// examined now; a file that changes size before it is sent makes the request fail
+    /// (596).
+    pub async fn file(
+        mut self,
+        name: &str,
+        path: impl AsRef<Path>,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+    ) -> io::Result<Self> {
         let path = path.as_ref();
         let size = tokio::fs::metadata(path).await?.len();
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let head = self.part_head(name, Some(&file_name), Some("application/octet-stream"));
+        let file_name = match file_name {
+            Some(file_name) => file_name.to_owned(),
+            None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        let content_type = content_type.unwrap_or("application/octet-stream");
+        let head = self.part_head(name, Some(&file_name), Some(content_type));
         self.parts.push(Part { head, body: PartBody::File { path: path.to_owned(), size } });
         Ok(self)
     }
@@ -222,7 +233,10 @@ mod tests {
         let form = Multipart::new()
             .text("a\"b", "1")
             .bytes("f", "x.txt", "text/plain", "hi")
-            .file("big", &path)
+            .file("big", &path, None, None)
+            .await
+            .unwrap()
+            .file("named", &path, Some("report.csv"), Some("text/csv"))
             .await
             .unwrap();
         let boundary = form.boundary.clone();
@@ -237,6 +251,7 @@ mod tests {
         assert!(text.contains(
             "name=\"big\"; filename=\"data.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
         ));
+        assert!(text.contains("name=\"named\"; filename=\"report.csv\"\r\nContent-Type: text/csv\r\n\r\n"));
         assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
         std::fs::remove_dir_all(&dir).unwrap();
     }

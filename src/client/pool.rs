@@ -10,7 +10,7 @@
 //! idle for `persistent_timeout`, and as soon as the peer closes them (it is woken by their
 //! read readiness, so nothing is ever written to find out).
 
-use super::events::{ConnectionEvent, EventKind, Observer};
+use super::events::{announce, ConnectionEvent, EventKind, Observer};
 use crate::io::{Connection, IdleCheck};
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
@@ -92,7 +92,7 @@ pub struct HostStats {
 /// A snapshot of the pool, from [`Client::pool_stats`](crate::Client::pool_stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Connections in use by a request (open or being opened): the seed's `$ACTIVE`.
+    /// Connections in use by a request (open or being opened): AnyEvent::HTTP's `$ACTIVE`.
     pub active: usize,
     /// Idle connections in the cache.
     pub idle: usize,
@@ -109,7 +109,7 @@ pub(crate) struct Pool {
 }
 
 struct Shared {
-    /// Most slots per key (the seed's `$MAX_PER_HOST`).
+    /// Most slots per key (AnyEvent::HTTP's `$MAX_PER_HOST`).
     max_per_host: usize,
     /// How long a connection may sit idle before it is closed (`$PERSISTENT_TIMEOUT`).
     idle_timeout: Duration,
@@ -225,6 +225,12 @@ impl Pool {
         }
     }
 
+    /// Tells the client's observer (and `tracing`) about an event that is not the pool's
+    /// own, e.g. a retry's backoff. Never called with the pool locked.
+    pub(crate) fn announce(&self, event: impl FnOnce() -> ConnectionEvent) {
+        announce(self.shared.observer.as_ref(), event);
+    }
+
     /// Counts of what is open, idle and queued.
     pub(crate) fn stats(&self) -> PoolStats {
         let state = self.shared.lock();
@@ -259,9 +265,7 @@ impl Shared {
     /// Tells the observer, if any. Never called with the state locked: an observer may
     /// well ask for `stats()`.
     fn notify(&self, kind: EventKind, key: &PoolKey, id: u64) {
-        if let Some(observer) = &self.observer {
-            observer(&ConnectionEvent::new(kind, key, id));
-        }
+        announce(self.observer.as_ref(), || ConnectionEvent::new(kind, key, id));
     }
 
     /// A lease at once if a slot is free, else a place in the queue.
@@ -523,11 +527,11 @@ impl Lease {
     pub(crate) fn opened(&mut self, address: Option<std::net::SocketAddr>) {
         let id = self.shared.next_id();
         self.connection_id = Some(id);
-        if let Some(observer) = &self.shared.observer {
+        announce(self.shared.observer.as_ref(), || {
             let mut event = ConnectionEvent::new(EventKind::Connect, &self.key, id);
             event.address = address;
-            observer(&event);
-        }
+            event
+        });
     }
 
     /// The request dropped a reused connection that failed before any response byte and

@@ -81,7 +81,7 @@ impl ProxyServer {
     }
 }
 
-/// Which proxy requests go through (the seed's `proxy` option and `set_proxy`).
+/// Which proxy requests go through (AnyEvent::HTTP's `proxy` option and `set_proxy`).
 ///
 /// ```
 /// use courier::Proxy;
@@ -193,7 +193,7 @@ impl Proxy {
 /// The process-wide default proxy; read from the environment on first use.
 static GLOBAL_PROXY: RwLock<Option<Proxy>> = RwLock::new(None);
 
-/// Sets the default proxy of every client that has none of its own (the seed's
+/// Sets the default proxy of every client that has none of its own (AnyEvent::HTTP's
 /// `set_proxy`). `Proxy::none()` clears it.
 ///
 /// ```

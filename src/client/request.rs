@@ -1,11 +1,12 @@
-//! The request builder (the seed's `http_request` options), validation, and the spawn guard.
+//! The request builder (AnyEvent::HTTP's `http_request` options), validation, and the
+//! spawn guard.
 
 use super::connect::{Connector, OnPrepare, Target};
-use super::{run, Client, Response};
+use super::{run, trace, Client, Response, Retry};
 use crate::error::{Error, ErrorKind};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::Method;
+use http::{HeaderMap, Method};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +31,9 @@ pub struct Progress {
     pub receive_total: Option<u64>,
 }
 
-/// A request being configured; finish with [`send`](Self::send) or [`spawn`](Self::spawn).
+/// A request being configured; finish with [`send`](Self::send) (a [`Response`] always),
+/// [`try_send`](Self::try_send) (a `Result`, for `?`) or [`spawn`](Self::spawn) (a
+/// callback).
 ///
 /// Nothing is checked until then: a bad URL, method or header becomes a 599 response.
 ///
@@ -40,10 +43,12 @@ pub struct Progress {
 /// ```no_run
 /// # async fn demo() {
 /// use std::time::Duration;
-/// let res = courier::post("http://127.0.0.1:8080/api", r#"{"a":1}"#)
+/// let res = courier::post("http://127.0.0.1:8080/api")
+///     .body(r#"{"a":1}"#)
 ///     .header("content-type", "application/json")
 ///     .remove_header("te")
 ///     .timeout(Duration::from_secs(30))
+///     .deadline(Duration::from_secs(60))
 ///     .recurse(3)
 ///     .send()
 ///     .await;
@@ -68,6 +73,10 @@ pub struct RequestBuilder<'a> {
 /// Per-request settings that are not part of the message itself.
 pub(crate) struct Options<'a> {
     pub(crate) timeout: Duration,
+    /// The overall bound on the request (`None`: none), from the first byte of work.
+    pub(crate) deadline: Option<Duration>,
+    /// The retry policy, if any.
+    pub(crate) retry: Option<Retry>,
     pub(crate) recurse: u32,
     pub(crate) read_buffer_size: usize,
     /// Largest body collected in memory (597 beyond it).
@@ -84,7 +93,7 @@ pub(crate) struct Options<'a> {
     pub(crate) connector: Option<Arc<dyn Connector>>,
     /// `None`: the default, persistent for idempotent methods only.
     pub(crate) persistent: Option<bool>,
-    /// `None`: on, unless a proxy is used (the seed's default).
+    /// `None`: on, unless a proxy is used (AnyEvent::HTTP's default).
     pub(crate) keepalive: Option<bool>,
     pub(crate) session_id: Option<String>,
     pub(crate) proxy: super::Proxy,
@@ -95,6 +104,45 @@ pub(crate) struct Options<'a> {
     /// Ask for and decode compressed responses.
     #[cfg(feature = "decompress")]
     pub(crate) decompress: bool,
+}
+
+impl<'a> Options<'a> {
+    /// A copy, unless callbacks (not `Clone`) or a body sent once are part of it.
+    fn try_clone(&self) -> Option<Self> {
+        if self.on_header.is_some() || self.on_body.is_some() || self.on_progress.is_some() {
+            return None;
+        }
+        let upload = match &self.upload {
+            Some(upload) => Some(upload.try_clone()?),
+            None => None,
+        };
+        Some(Self {
+            timeout: self.timeout,
+            deadline: self.deadline,
+            retry: self.retry.clone(),
+            recurse: self.recurse,
+            read_buffer_size: self.read_buffer_size,
+            max_body_size: self.max_body_size,
+            on_header: None,
+            on_body: None,
+            want_body_handle: self.want_body_handle,
+            stream_body: self.stream_body,
+            upload,
+            on_progress: None,
+            on_prepare: self.on_prepare.clone(),
+            connector: self.connector.clone(),
+            persistent: self.persistent,
+            keepalive: self.keepalive,
+            session_id: self.session_id.clone(),
+            proxy: self.proxy.clone(),
+            #[cfg(feature = "cookies")]
+            cookie_jar: self.cookie_jar.clone(),
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            #[cfg(feature = "decompress")]
+            decompress: self.decompress,
+        })
+    }
 }
 
 /// A request whose URL, method and headers have been checked.
@@ -112,6 +160,8 @@ impl<'a> RequestBuilder<'a> {
         let config = client.config();
         let options = Options {
             timeout: config.timeout,
+            deadline: config.deadline,
+            retry: config.retry.clone(),
             recurse: config.max_recurse,
             read_buffer_size: config.read_buffer_size,
             max_body_size: config.max_body_size,
@@ -146,7 +196,14 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// Adds a header field (repeatable). Replaces courier's default of the same name
-    /// (User-Agent, TE, Referer, Connection, Host).
+    /// (User-Agent, TE, Referer, Connection, Host) and the client's
+    /// [`default_headers`](crate::ClientBuilder::default_headers) of that name.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::get("http://127.0.0.1:8080/").header("accept", "text/html").send().await;
+    /// # }
+    /// ```
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) -> Self {
         let name = name.as_ref();
         self.headers.retain(|(existing, value)| value.is_some() || !existing.eq_ignore_ascii_case(name));
@@ -174,8 +231,9 @@ impl<'a> RequestBuilder<'a> {
         self.remove_header("authorization").header("authorization", format!("Bearer {}", token.as_ref()))
     }
 
-    /// Suppresses a header: courier's default of that name is not sent, and any value set
-    /// earlier with [`header`](Self::header) is dropped (the seed's `undef` header value).
+    /// Suppresses a header: courier's default of that name is not sent, nor the client's
+    /// default header, and any value set earlier with [`header`](Self::header) is dropped
+    /// (AnyEvent::HTTP's `undef` header value).
     pub fn remove_header(mut self, name: impl AsRef<str>) -> Self {
         let name = name.as_ref();
         self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
@@ -183,7 +241,14 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// The request body, sent with a Content-Length.
+    /// The request body, sent with a Content-Length. It stays in memory, so the request can
+    /// be [retried](crate::Retry) and [cloned](Self::try_clone).
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::put("http://127.0.0.1:8080/notes/1").body("remember the milk").send().await;
+    /// # }
+    /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self.options.upload = None;
@@ -195,7 +260,7 @@ impl<'a> RequestBuilder<'a> {
     ///
     /// ```no_run
     /// # async fn demo() {
-    /// let res = courier::post("http://127.0.0.1:8080/login", "")
+    /// let res = courier::post("http://127.0.0.1:8080/login")
     ///     .form([("user", "ada"), ("note", "a&b c")]) // user=ada&note=a%26b+c
     ///     .send()
     ///     .await;
@@ -215,7 +280,7 @@ impl<'a> RequestBuilder<'a> {
     ///
     /// ```no_run
     /// # async fn demo() {
-    /// let res = courier::post("http://127.0.0.1:8080/items", "")
+    /// let res = courier::post("http://127.0.0.1:8080/items")
     ///     .json(&serde_json::json!({"name": "lamp", "price": 12}))
     ///     .send()
     ///     .await;
@@ -263,7 +328,7 @@ impl<'a> RequestBuilder<'a> {
     /// ```no_run
     /// # async fn demo() {
     /// let chunks = futures_util::stream::iter(["a", "b", "c"].map(|s| Ok(courier::Bytes::from(s))));
-    /// let res = courier::post("http://127.0.0.1:8080/upload", "").body_stream(chunks, None).send().await;
+    /// let res = courier::post("http://127.0.0.1:8080/upload").body_stream(chunks, None).send().await;
     /// # }
     /// ```
     pub fn body_stream(
@@ -295,11 +360,61 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// The activity timeout: connect, and every read and write, must make progress within
-    /// it (not an overall deadline). Default: the client's, 300 s. See
+    /// The activity timeout (AnyEvent::HTTP's `timeout`): connecting, and every single
+    /// read and write, must make progress within it. **It is not a bound on the whole
+    /// request**: a server that sends one byte every few seconds keeps it alive forever.
+    /// For that, use [`deadline`](Self::deadline). Default: the client's, 300 s. See
     /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout).
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use std::time::Duration;
+    /// let res = courier::get("http://127.0.0.1:8080/").timeout(Duration::from_secs(5)).send().await;
+    /// if res.error().is_some_and(|error| error.is_timeout()) {
+    ///     eprintln!("no progress for 5 s: {}", res.reason());
+    /// }
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
+        self
+    }
+
+    /// The overall deadline: the whole request (waiting for a pool slot, connecting,
+    /// every redirect hop and retry, and the body) must be over within it, measured from
+    /// `send`. Past it the request fails, with the status of the phase it was in: 595
+    /// while waiting or connecting, 596 while sending or reading the head, 597 during the
+    /// body (also for a body read later with [`send_streaming`](Self::send_streaming)).
+    /// [`Error::is_timeout`](crate::Error::is_timeout) is true. The activity
+    /// [`timeout`](Self::timeout) still applies to each step. Callbacks are not
+    /// interrupted: the deadline is checked at each step of I/O. Default: the client's
+    /// ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline)), none unless set.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use std::time::Duration;
+    /// let res = courier::get("http://127.0.0.1:8080/slow").deadline(Duration::from_secs(2)).send().await;
+    /// if res.error().is_some_and(|error| error.is_timeout()) {
+    ///     eprintln!("not done within 2 s: {} {}", res.status(), res.reason());
+    /// }
+    /// # }
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
+    /// The retry policy for this request, replacing the client's
+    /// ([`ClientBuilder::retry`](crate::ClientBuilder::retry)); [`Retry::none()`] turns
+    /// retries off. What is retried, and when, is described at [`Retry`].
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::get("http://127.0.0.1:8080/flaky").retry(courier::Retry::new()).send().await;
+    /// # }
+    /// ```
+    pub fn retry(mut self, policy: Retry) -> Self {
+        self.options.retry = Some(policy);
         self
     }
 
@@ -309,7 +424,7 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// The most bytes to ask the socket for per read (the seed's `max_read_size`); see
+    /// The most bytes to ask the socket for per read (AnyEvent::HTTP's `max_read_size`); see
     /// [`ClientBuilder::read_buffer_size`](crate::ClientBuilder::read_buffer_size).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.options.read_buffer_size = bytes.max(1);
@@ -362,7 +477,7 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// Makes connections with `connector` instead of TCP (the seed's `tcp_connect`).
+    /// Makes connections with `connector` instead of TCP (AnyEvent::HTTP's `tcp_connect`).
     pub fn connector(mut self, connector: impl Connector) -> Self {
         self.options.connector = Some(Arc::new(connector));
         self
@@ -386,7 +501,7 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// Cookies from `jar` are sent, and Set-Cookie answers (on every hop, redirects
-    /// included) are stored in it (seed: `cookie_jar`). A Cookie header set with
+    /// included) are stored in it (AnyEvent::HTTP's `cookie_jar`). A Cookie header set with
     /// [`header`](Self::header) is sent instead of the jar's.
     #[cfg(feature = "cookies")]
     pub fn cookie_jar(mut self, jar: &super::CookieJar) -> Self {
@@ -394,7 +509,7 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// The proxy for this request (seed: `proxy`); `Proxy::none()` connects directly.
+    /// The proxy for this request (AnyEvent::HTTP's `proxy`); `Proxy::none()` connects directly.
     pub fn proxy(mut self, proxy: super::Proxy) -> Self {
         self.options.proxy = proxy;
         self
@@ -416,7 +531,7 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// How the server's certificate is checked for https (seed: `tls_ctx`): `Tls::High`
+    /// How the server's certificate is checked for https (AnyEvent::HTTP's `tls_ctx`): `Tls::High`
     /// (the client's default), `Tls::Low`, or a custom rustls config.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::Tls) -> Self {
@@ -426,15 +541,64 @@ impl<'a> RequestBuilder<'a> {
 
     /// Sends the request and waits for the response. Never panics and never fails:
     /// failures come back as 595..599 responses. Dropping the future cancels the request.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let res = courier::get("http://127.0.0.1:8080/").send().await;
+    /// match res.status().as_u16() {
+    ///     200..=299 => println!("{}", res.text()),
+    ///     595..=599 => eprintln!("failed: {}", res.reason()),
+    ///     status => eprintln!("server said {status} {}", res.reason()),
+    /// }
+    /// # }
+    /// ```
     pub async fn send(self) -> Response {
         let Self { client, method, url, headers, body, options, invalid } = self;
         if let Some(error) = invalid {
             return Response::from_error(url.for_display(), error);
         }
-        match Request::validate(method, &url, headers, body) {
-            Ok(request) => run::run(request, options, client.config()).await,
+        let config = client.config();
+        match Request::validate(method, &url, headers, &config.default_headers, body) {
+            Ok(request) => {
+                trace::in_span(trace::request_span(&request), run::run(request, options, config)).await
+            }
             Err(error) => Response::from_error(url.for_display(), error),
         }
+    }
+
+    /// [`send`](Self::send) as a `Result`, for `?` chains: `Err` when the request failed
+    /// (595..599, with the [`Error`] that says why), `Ok` with any response the server
+    /// gave, 4xx and 5xx included (add [`Response::error_for_status`] to refuse those).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let text = courier::get("http://127.0.0.1:8080/").try_send().await?.error_for_status()?.text().into_owned();
+    /// # Ok(()) }
+    /// ```
+    pub async fn try_send(self) -> Result<Response, Error> {
+        self.send().await.into_result()
+    }
+
+    /// A copy of this request, to send it again; `None` when it cannot be copied: its body
+    /// is a stream or a reader (sent once), or it has `on_header`, `on_body` or
+    /// `on_progress` callbacks (`FnMut` closures cannot be copied). Bodies in memory and
+    /// files ([`body_file`](Self::body_file), opened again) copy.
+    ///
+    /// ```
+    /// let request = courier::get("http://127.0.0.1:8080/").header("x-trace", "1");
+    /// let again = request.try_clone().expect("no streamed body, no callbacks");
+    /// # drop((request, again));
+    /// ```
+    pub fn try_clone(&self) -> Option<Self> {
+        Some(Self {
+            client: self.client.clone(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            options: self.options.try_clone()?,
+            invalid: self.invalid.as_ref().map(|error| Error::new(error.kind(), error.to_string())),
+        })
     }
 
     /// Like [`send`](Self::send), but returns as soon as the final head has arrived: read
@@ -449,8 +613,8 @@ impl<'a> RequestBuilder<'a> {
 }
 
 impl RequestBuilder<'static> {
-    /// Runs the request in the background and calls `callback` with the response (the
-    /// seed's callback style). Dropping the returned guard cancels the request.
+    /// Runs the request in the background and calls `callback` with the response (AnyEvent::HTTP's
+    /// callback style). Dropping the returned guard cancels the request.
     ///
     /// Outside a tokio runtime the callback gets a 599 response at once.
     pub fn spawn(self, callback: impl FnOnce(Response) + Send + 'static) -> RequestGuard {
@@ -498,10 +662,12 @@ impl Drop for RequestGuard {
 
 impl Request {
     /// Checks everything the caller gave before a byte is written: all failures are 599.
+    /// The client's `defaults` go first, except those the caller set or removed.
     fn validate(
         method: Result<Method, String>,
         url: &UrlArg,
         headers: Vec<(String, Option<Vec<u8>>)>,
+        defaults: &HeaderMap,
         body: Bytes,
     ) -> Result<Self, Error> {
         let invalid = |what: String| Error::new(ErrorKind::InvalidRequest, what);
@@ -517,7 +683,16 @@ impl Request {
         // Authorization) and leaves the URL, so it shows nowhere: not in the Response, a
         // Referer, a redirect or an error message.
         let userinfo = take_credentials(&mut url);
-        let mut checked = Vec::with_capacity(headers.len());
+        let mentioned = |name: &str| headers.iter().any(|(given, _)| given.eq_ignore_ascii_case(name));
+        // The URL's credentials are more specific than a client-wide Authorization.
+        let skip_default =
+            |name: &HeaderName| mentioned(name.as_str()) || (userinfo.is_some() && name == AUTHORIZATION);
+        let mut checked = Vec::with_capacity(defaults.len() + headers.len());
+        for (name, value) in defaults {
+            if !skip_default(name) {
+                checked.push((name.clone(), Some(value.clone())));
+            }
+        }
         for (name, value) in headers {
             let header_name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| invalid(format!("invalid header name {name:?}")))?;

@@ -1,4 +1,4 @@
-//! Builds one hop's request head: the caller's headers plus the seed's defaults.
+//! Builds one hop's request head: the caller's headers plus AnyEvent::HTTP's defaults.
 //!
 //! Defaults (each replaced by a caller header of the same name, or suppressed with
 //! `remove_header`): Host, User-Agent, Accept-Encoding (with `decompress(true)`), TE,

@@ -1,6 +1,7 @@
 //! The Response: status (real or 595..599), headers, body, redirect chain, and the body handle.
 
-use crate::error::Error;
+use super::exclusive::Exclusive;
+use crate::error::{Error, ErrorKind};
 use crate::h1::ResponseHead;
 use crate::io::Transport;
 use bytes::{Buf, Bytes};
@@ -15,6 +16,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The outcome of a request: a real response, or a failure reported as a 595..599 status.
 ///
 /// `send()` never returns `Err`: check [`status`](Self::status) (or [`error`](Self::error)).
+/// To use `?` instead, see [`RequestBuilder::try_send`](crate::RequestBuilder::try_send)
+/// and [`error_for_status`](Self::error_for_status).
+///
+/// It is `Send` and `Sync`: a response can be shared behind an `Arc` or a `&` across
+/// tasks and threads.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -38,20 +44,23 @@ pub struct Response {
     pub(crate) orig: Option<(StatusCode, String)>,
     pub(crate) error: Option<Error>,
     pub(crate) body: Bytes,
-    pub(crate) body_handle: Option<BodyHandle>,
+    /// `Exclusive`: the connection inside is not `Sync`, and only `&mut self` reaches it.
+    pub(crate) body_handle: Option<Exclusive<BodyHandle>>,
     /// The unread body of a streamed response (`send_streaming`). Boxed: it is half a
     /// kilobyte, and every response is moved several times on its way to the caller.
-    pub(crate) body_reader: Option<Box<super::body_stream::BodyReader>>,
+    pub(crate) body_reader: Option<Exclusive<Box<super::body_stream::BodyReader>>>,
 }
 
 impl Response {
     /// A response for a request that failed before any head arrived.
     pub(crate) fn from_error(url: impl Into<String>, error: Error) -> Self {
+        let url = url.into();
+        let error = error.with_url(&url);
         Self {
-            status: pseudo_status(&error),
+            status: error.status(),
             reason: error.to_string(),
             version: None,
-            url: url.into(),
+            url,
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
             redirects: Vec::new(),
@@ -84,7 +93,8 @@ impl Response {
     /// Turns a response whose head was good into a failure, keeping the head's status and
     /// reason as [`orig_status`](Self::orig_status) / [`orig_reason`](Self::orig_reason).
     pub(crate) fn fail(mut self, error: Error) -> Self {
-        let status = std::mem::replace(&mut self.status, pseudo_status(&error));
+        let error = error.with_url(&self.url);
+        let status = std::mem::replace(&mut self.status, error.status());
         let reason = std::mem::replace(&mut self.reason, error.to_string());
         self.orig = Some((status, reason));
         self.error = Some(error);
@@ -106,7 +116,7 @@ impl Response {
         self.version
     }
 
-    /// The URL this response came from, after redirects (the seed's `URL` pseudo-header).
+    /// The URL this response came from, after redirects (AnyEvent::HTTP's `URL` pseudo-header).
     ///
     /// It is normalised (`http://h` reads `http://h/`), except for a URL that could not be
     /// parsed, which is shown as given. On a failed redirect this is the target that
@@ -146,7 +156,7 @@ impl Response {
         &self.trailers
     }
 
-    /// The redirect responses that led here, newest first (the seed's `Redirect` chain).
+    /// The redirect responses that led here, newest first (AnyEvent::HTTP's `Redirect` chain).
     ///
     /// `redirects()[0]` is the response that redirected to this one. Each hop keeps its
     /// status, headers, URL and body.
@@ -154,12 +164,12 @@ impl Response {
         &self.redirects
     }
 
-    /// The server's status when the request failed after a good head (the seed's `OrigStatus`).
+    /// The server's status when the request failed after a good head (AnyEvent::HTTP's `OrigStatus`).
     pub fn orig_status(&self) -> Option<StatusCode> {
         self.orig.as_ref().map(|(status, _)| *status)
     }
 
-    /// The server's reason when the request failed after a good head (the seed's `OrigReason`).
+    /// The server's reason when the request failed after a good head (AnyEvent::HTTP's `OrigReason`).
     pub fn orig_reason(&self) -> Option<&str> {
         self.orig.as_ref().map(|(_, reason)| reason.as_str())
     }
@@ -192,16 +202,93 @@ impl Response {
 
     /// The raw connection, when `want_body_handle(true)` was asked for and a body follows.
     pub fn take_body_handle(&mut self) -> Option<BodyHandle> {
-        self.body_handle.take()
+        self.body_handle.take().map(Exclusive::into_inner)
+    }
+
+    /// `Err` for a failed request (595..599: its [`Error`]) and for a 4xx or 5xx answer
+    /// (an [`ErrorKind::Status`] error with the status, reason and URL); the response
+    /// itself otherwise. The bridge from courier's "every outcome is a Response" to `?`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let res = courier::get("http://127.0.0.1:8080/missing").send().await.error_for_status();
+    /// if let Err(error) = &res {
+    ///     assert_eq!(error.status(), 404);
+    ///     assert_eq!(error.url(), Some("http://127.0.0.1:8080/missing"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn error_for_status(self) -> Result<Self, Error> {
+        let response = self.into_result()?;
+        if response.status.is_client_error() || response.status.is_server_error() {
+            return Err(Error::from_status(response.status, &response.reason, &response.url));
+        }
+        Ok(response)
+    }
+
+    /// `Err` with the error of a failed request (595..599), the response otherwise
+    /// (whatever its status): what [`try_send`](crate::RequestBuilder::try_send) returns.
+    pub(crate) fn into_result(mut self) -> Result<Self, Error> {
+        match self.error.take() {
+            Some(error) => Err(error),
+            None => Ok(self),
+        }
+    }
+
+    /// The whole body. For a streamed response
+    /// ([`send_streaming`](crate::RequestBuilder::send_streaming)) the rest is read now,
+    /// up to the request's [`max_body_size`](crate::RequestBuilder::max_body_size)
+    /// (597 beyond it). `Err` when the request failed (595..599) or reading the rest
+    /// failed (597); a 4xx or 5xx body is returned like any other.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let bytes = courier::get("http://127.0.0.1:8080/logo.png").try_send().await?.bytes().await?;
+    /// println!("{} bytes", bytes.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        let mut response = self.into_result()?;
+        let Some(limit) = response.body_reader.as_mut().map(|reader| reader.get_mut().max_body_size()) else {
+            return Ok(response.body);
+        };
+        let mut collected = bytes::BytesMut::from(std::mem::take(&mut response.body));
+        while let Some(chunk) = response.chunk().await? {
+            if (collected.len() + chunk.len()) as u64 > limit {
+                let message = format!("the response body is larger than {limit} bytes (max_body_size)");
+                return Err(Error::new(ErrorKind::ResponseBody, message).with_url(&response.url));
+            }
+            collected.extend_from_slice(&chunk);
+        }
+        Ok(collected.freeze())
+    }
+
+    /// The body parsed as JSON into `T` (feature `json`). `Err` as for
+    /// [`bytes`](Self::bytes), or an [`ErrorKind::Decode`] error when the body is not
+    /// valid JSON for `T` (the serde_json error is its source). The status is not checked:
+    /// chain [`error_for_status`](Self::error_for_status) first to refuse 4xx and 5xx.
+    ///
+    /// ```no_run
+    /// #[derive(serde::Deserialize)]
+    /// struct Ip { origin: String }
+    ///
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let ip: Ip = courier::get("http://127.0.0.1:8080/ip").try_send().await?.json().await?;
+    /// println!("{}", ip.origin);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url.clone();
+        let body = self.bytes().await?;
+        serde_json::from_slice(&body).map_err(|cause| {
+            Error::new(ErrorKind::Decode, "decode the JSON body").with_source(cause).with_url(&url)
+        })
     }
 }
 
-fn pseudo_status(error: &Error) -> StatusCode {
-    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 /// The connection after the response head, for protocols that take over from HTTP
-/// (the seed's `want_body_handle`).
+/// (AnyEvent::HTTP's `want_body_handle`).
 ///
 /// Reading yields the body bytes exactly as sent (chunked framing included), starting with
 /// any that courier had already read. The connection is never reused by courier.

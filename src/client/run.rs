@@ -1,17 +1,21 @@
 //! The main loop: one request from URL to Response. Per hop: connect, send, read heads
-//! (skipping 1xx), then either follow the redirect or deliver the body.
+//! (skipping 1xx), then follow the redirect, retry (the retry policy), or deliver the
+//! body. One deadline, set at the start, bounds every hop and retry.
 
-use super::body_stream::BodyReader;
+use super::body_stream::{BodyReader, StreamedBody};
 use super::connect::{self, ConnectPlan};
+use super::deadline::Deadline;
 use super::decompress::Decoder;
+use super::exclusive::Exclusive;
 use super::pool::{Lease, PoolKey};
 use super::redirect;
 use super::request::{OnBody, OnProgress, Options, Progress, Request};
 use super::request_head::{self, Persistence, Route};
 use super::response::{BodyHandle, Response};
+use super::retry::Attempts;
 use super::upload::Upload;
 use super::Config;
-use super::ProxyScheme;
+use super::{ConnectionEvent, EventKind, ProxyScheme};
 use crate::error::{Error, ErrorKind};
 use crate::h1::{self, limits::MAX_INTERIM_RESPONSES, BodyEvent, BodyMode, MessageKind, ResponseHead};
 use crate::io::{with_timeout, Connection, ReadError, Written};
@@ -28,7 +32,8 @@ const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 /// Bodies up to this size go out in the same write as the head: one syscall, one packet.
 const INLINE_BODY_LIMIT: usize = 64 * 1024;
 
-/// How much of a redirect response's body is kept with the hop; the rest is not read.
+/// How much of a redirect response's body is kept with the hop (or of a response that is
+/// retried); the rest is not read.
 const REDIRECT_BODY_LIMIT: usize = 64 * 1024;
 
 /// How much body to reserve up front from a Content-Length: a peer's number must not
@@ -41,10 +46,15 @@ enum Hop {
     Final(Response),
     /// A redirect to follow: the hop's response and its Location.
     Redirect(Response, String),
+    /// The retry policy sends the request again after the pause (a 503 or 429).
+    Retry(Response, Duration),
 }
 
-/// The main loop: runs `request` through every redirect hop and returns the final response.
+/// The main loop: runs `request` through every redirect hop and retry and returns the final
+/// response.
 pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: &Config) -> Response {
+    let deadline = Deadline::after(options.deadline);
+    let mut attempts = Attempts::new(options.retry.take(), options.upload.is_none());
     let mut hops: Vec<Response> = Vec::new();
     let mut referer: Option<Url> = None;
     // A caller's Proxy-Authorization is for the proxy the request starts through; a hop
@@ -55,7 +65,7 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
         let follow_redirects = hops.len() < options.recurse as usize;
         // Boxed: the hop's state machine is kilobytes, and whoever polls `send()` would
         // otherwise move all of it around.
-        let (hop, location) = match Box::pin(exchange(
+        let hop = Box::pin(exchange(
             &request,
             target,
             referer.as_ref(),
@@ -63,10 +73,27 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
             config,
             follow_redirects,
             first_proxy.as_ref(),
+            &deadline,
+            &mut attempts,
         ))
-        .await
-        {
-            Hop::Final(response) => return with_redirect_chain(response, hops),
+        .await;
+        let (hop, location) = match hop {
+            // A failure before any head (595, 596) may be retried here; a status the server
+            // gave was considered by the exchange, before any callback saw it.
+            Hop::Final(response) => match attempts.pause_after(&request, &response, &deadline) {
+                Some(pause) if response.is_error() => {
+                    back_off(config, &request, options.session_id.as_ref(), &attempts, &response, pause)
+                        .await;
+                    target = request.target();
+                    continue;
+                }
+                _ => return with_redirect_chain(response, hops),
+            },
+            Hop::Retry(response, pause) => {
+                back_off(config, &request, options.session_id.as_ref(), &attempts, &response, pause).await;
+                target = request.target();
+                continue;
+            }
             Hop::Redirect(hop, location) => (hop, location),
         };
         let next = redirect::next_request(&request, hop.status(), &location);
@@ -81,15 +108,35 @@ pub(crate) async fn run(mut request: Request, mut options: Options<'_>, config: 
     }
 }
 
-/// Attaches the hops (collected oldest first) newest first, as the seed's `Redirect` chain.
+/// Announces a retry (a `Backoff` connection event, and `tracing`), then pauses. The pause
+/// ends before the deadline: the policy does not choose one that would not.
+async fn back_off(
+    config: &Config,
+    request: &Request,
+    session: Option<&String>,
+    attempts: &Attempts,
+    response: &Response,
+    pause: Duration,
+) {
+    let kind = EventKind::Backoff { status: response.status().as_u16(), retry: attempts.retries(), pause };
+    config.pool.announce(|| {
+        let target = request.target();
+        ConnectionEvent::about(kind, &target.scheme, &target.host, target.port, session, 0)
+    });
+    tokio::time::sleep(pause).await;
+}
+
+/// Attaches the hops (collected oldest first) newest first, as AnyEvent::HTTP's `Redirect`
+/// chain.
 fn with_redirect_chain(mut response: Response, mut hops: Vec<Response>) -> Response {
     hops.reverse();
     response.redirects = hops;
     response
 }
 
-/// One hop: a pooled or fresh connection, the request, the final head, then body or
-/// redirect; the connection goes back to the pool only after a clean, complete response.
+/// One hop: a pooled or fresh connection, the request, the final head, then body, retry
+/// or redirect; the connection goes back to the pool only after a clean, complete response.
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     request: &Request,
     target: connect::Target,
@@ -98,6 +145,8 @@ async fn exchange(
     config: &Config,
     follow_redirects: bool,
     first_proxy: Option<&super::ProxyServer>,
+    deadline: &Deadline,
+    attempts: &mut Attempts,
 ) -> Hop {
     let url = request.url.as_str();
     let persistent = options.persistent.unwrap_or_else(|| request.is_idempotent());
@@ -150,9 +199,11 @@ async fn exchange(
         referer,
         accept_encoding: decoding,
     };
-    // The activity timeout counts while the request waits for a slot, too.
+    // The activity timeout counts while the request waits for a slot, too, and so does
+    // the deadline.
     let waiting = async { Ok(config.pool.acquire(&key, persistent).await) };
-    let mut lease = match with_timeout(options.timeout, waiting).await {
+    let waited = deadline.bound(with_timeout(options.timeout, waiting)).await;
+    let mut lease = match waited.and_then(|waited| waited) {
         Ok(lease) => lease,
         Err(cause) => {
             let error = Error::new(ErrorKind::Connect, "wait for a connection slot").with_source(cause);
@@ -187,20 +238,35 @@ async fn exchange(
                     connect::Target { scheme: key.scheme.clone(), host: key.host.clone(), port: key.port };
                 // Boxed: connecting (resolution, Happy Eyeballs, proxies, TLS) is the largest
                 // state in this future, and a reused connection never needs it.
-                match Box::pin(connect::connect(&target, &plan)).await {
-                    Ok((io, address)) => {
+                match deadline.bound(Box::pin(connect::connect(&target, &plan))).await {
+                    Ok(Ok((io, address))) => {
                         lease.opened(address);
                         (Connection::new(io, options.read_buffer_size, options.timeout), false)
                     }
-                    Err(error) => return Hop::Final(Response::from_error(url, error)),
+                    Ok(Err(error)) => return Hop::Final(Response::from_error(url, error)),
+                    Err(expired) => {
+                        let error = Error::new(ErrorKind::Connect, format!("connect to {target}"));
+                        return Hop::Final(Response::from_error(url, error.with_source(expired)));
+                    }
                 }
             }
         };
         conn.configure(options.read_buffer_size, options.timeout);
         let read_before = conn.bytes_read();
-        match send_and_read_head(&mut conn, request, config, persistence, &route, upload.as_mut(), &mut meter)
-            .await
-        {
+        let sending =
+            send_and_read_head(&mut conn, request, config, persistence, &route, upload.as_mut(), &mut meter);
+        let sent = deadline.bound(sending).await;
+        let sent = sent.unwrap_or_else(|expired| {
+            // Which half of the exchange the deadline cut (both are 596).
+            let all_sent = send_total.is_some_and(|total| meter.progress.sent >= total);
+            let (kind, what) = if all_sent {
+                (ErrorKind::ResponseHead, "read response head")
+            } else {
+                (ErrorKind::Send, "send request")
+            };
+            Err(Error::new(kind, what).with_source(expired))
+        });
+        match sent {
             Ok((head, fully_sent)) => break (conn, head, fully_sent),
             Err(error) => {
                 // A cached connection the server closed meanwhile fails exactly like this:
@@ -242,6 +308,18 @@ async fn exchange(
     };
     let reuse = Reuse { persistent, fully_sent, mode };
 
+    // The retry policy decides on the head, before any callback sees it: a retried
+    // response is, like a redirect hop, read (in part) so its connection can be reused,
+    // and then dropped.
+    if let Some(pause) = attempts.pause_after(request, &response, deadline) {
+        let collect = Collect::Keep(REDIRECT_BODY_LIMIT);
+        let body = read_body(&mut conn, &mut response, mode, None, collect, None, None, deadline);
+        if let Ok(complete) = body.await {
+            reuse.release(lease, conn, request, &response, complete);
+        }
+        return Hop::Retry(response, pause);
+    }
+
     // 307 and 308 would need the body again: with a streamed one, the 3xx is the answer.
     let keeps_body = matches!(response.status().as_u16(), 307 | 308);
     if follow_redirects && redirect::is_redirect(response.status()) && !(upload.is_some() && keeps_body) {
@@ -256,6 +334,7 @@ async fn exchange(
                     Collect::Keep(REDIRECT_BODY_LIMIT),
                     None,
                     None,
+                    deadline,
                 );
                 return match body.await {
                     Ok(complete) => {
@@ -297,13 +376,18 @@ async fn exchange(
     if handed_over {
         lease.hand_over();
         let (io, buffered) = conn.into_parts();
-        response.body_handle = Some(BodyHandle::new(io, buffered.freeze()));
+        response.body_handle = Some(Exclusive::new(BodyHandle::new(io, buffered.freeze())));
         return Hop::Final(response);
     }
     // A streamed response returns now; its body is read by the caller (`Response::chunk`).
     if options.stream_body && !mode.is_empty() {
-        let blocker = reuse.blocker(request, &response);
-        response.body_reader = Some(Box::new(BodyReader::new(conn, mode, lease, blocker, content)));
+        let body = StreamedBody {
+            blocker: reuse.blocker(request, &response),
+            content,
+            deadline: *deadline,
+            max_body_size: options.max_body_size,
+        };
+        response.body_reader = Some(Exclusive::new(Box::new(BodyReader::new(conn, mode, lease, body))));
         return Hop::Final(response);
     }
     if let BodyMode::Length(length) = mode {
@@ -311,7 +395,9 @@ async fn exchange(
     }
     let on_body = options.on_body.as_mut();
     let collect = Collect::UpTo(options.max_body_size);
-    match read_body(&mut conn, &mut response, mode, on_body, collect, Some(&mut meter), content).await {
+    let body =
+        read_body(&mut conn, &mut response, mode, on_body, collect, Some(&mut meter), content, deadline);
+    match body.await {
         Ok(complete) => {
             reuse.release(lease, conn, request, &response, complete);
             Hop::Final(response)
@@ -564,8 +650,9 @@ fn expects_continue(request: &Request) -> bool {
 }
 
 /// Reads the body into `response` (or through `on_body`), keeping at most `keep` bytes,
-/// decoding it through `content` if given. `Ok(true)` when the body was read to its end,
-/// `Ok(false)` when it was cut at `keep`.
+/// decoding it through `content` if given, each read bounded by the deadline. `Ok(true)`
+/// when the body was read to its end, `Ok(false)` when it was cut at `keep`.
+#[allow(clippy::too_many_arguments)]
 async fn read_body(
     conn: &mut Connection,
     response: &mut Response,
@@ -574,11 +661,13 @@ async fn read_body(
     collect: Collect,
     mut meter: Option<&mut Meter<'_, '_>>,
     mut content: Option<Decoder>,
+    deadline: &Deadline,
 ) -> Result<bool, Error> {
     let mut decoder = h1::BodyDecoder::new(mode);
     let mut sink = BodySink { on_body, collected: BodyCollector::new(mode), collect };
     let outcome = loop {
-        match conn.read_body_event(&mut decoder).await {
+        let event = deadline.bound(conn.read_body_event(&mut decoder)).await;
+        match event.unwrap_or_else(|expired| Err(ReadError::Io(expired))) {
             Ok(BodyEvent::Data(data)) => {
                 if let Some(meter) = meter.as_mut() {
                     meter.received(data.len());

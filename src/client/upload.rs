@@ -50,6 +50,14 @@ impl Upload {
         Self { source: Source::File(path), length: None }
     }
 
+    /// A second, unsent copy: only a file not yet opened can be read again.
+    pub(crate) fn try_clone(&self) -> Option<Self> {
+        match &self.source {
+            Source::File(path) => Some(Self::file(path.clone())),
+            Source::Stream(_) | Source::Reader(_) => None,
+        }
+    }
+
     /// Opens a file body and learns its length (before the head is written).
     pub(crate) async fn open(&mut self) -> io::Result<()> {
         if let Source::File(path) = &self.source {

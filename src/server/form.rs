@@ -355,7 +355,7 @@ impl Request {
     ///     })
     ///     .start()
     ///     .await?;
-    /// let res = courier::post(server.url("/greet?name=Ann"), "name=Bob+Smith&name=%C3%89mile")
+    /// let res = courier::post(server.url("/greet?name=Ann")).body("name=Bob+Smith&name=%C3%89mile")
     ///     .header("content-type", "application/x-www-form-urlencoded")
     ///     .send()
     ///     .await;
@@ -422,7 +422,7 @@ impl Request {
     ///     --XX\r\n\
     ///     content-disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n\
     ///     content-type: image/jpeg\r\n\r\n\xff\xd8\xff\r\n--XX--\r\n";
-    /// let res = courier::post(server.url("/upload"), body)
+    /// let res = courier::post(server.url("/upload")).body(body)
     ///     .header("content-type", "multipart/form-data; boundary=XX")
     ///     .send()
     ///     .await;
