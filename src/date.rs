@@ -1,4 +1,4 @@
-//! HTTP and cookie date formatting and parsing (the seed's format_date / parse_date).
+//! HTTP and cookie date formatting and parsing (AnyEvent::HTTP's format_date / parse_date).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

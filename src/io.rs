@@ -88,12 +88,12 @@ pub(crate) struct Connection {
     io: Box<dyn Transport>,
     /// Bytes read but not yet consumed: the rest of a head, body bytes, or what follows.
     read_buf: BytesMut,
-    /// The most to ask the socket for per read (the seed's `max_read_size`).
+    /// The most to ask the socket for per read (AnyEvent::HTTP's `max_read_size`).
     read_size: usize,
     /// What the next read asks for: from `FIRST_READ`, doubled after each read that
     /// filled it, up to `read_size` (see `FIRST_READ`).
     next_read: usize,
-    /// Each read and write must make progress within this (the seed's activity timeout).
+    /// Each read and write must make progress within this (AnyEvent::HTTP's activity timeout).
     timeout: Duration,
     /// Bytes ever read from the peer: a retry is safe only if none arrived for a request.
     bytes_read: u64,

@@ -185,6 +185,19 @@
 //! | `Redirect`, `OrigStatus`, `OrigReason`, `URL` | pseudo-headers of the response | [`Response::redirects`], [`orig_status`](Response::orig_status), [`orig_reason`](Response::orig_reason), [`url`](Response::url) |
 //! | `http_request`'s callback, its guard | callback style, cancellation | [`RequestBuilder::spawn`], [`RequestGuard`] |
 //! | `format_date`, `parse_date` | HTTP dates | [`format_date`], [`parse_date`] |
+//!
+//! The bundled server follows two Perl servers, and the WebSocket server a third; their
+//! names in the docs:
+//!
+//! | Perl name | meaning | courier |
+//! |---|---|---|
+//! | AnyEvent::HTTPD's path handlers (`/test/bla.jpg` → `/test` → `""`) | the path walk | `server::ServerBuilder::route` |
+//! | AnyEvent::HTTPD's `request` event | a hook before any handler | `server::ServerBuilder::request_hook` |
+//! | AnyEvent::HTTPD's `request_timeout` | time for a request head to arrive | `server::ServerBuilder::request_timeout` |
+//! | POEx::HTTP::Server's handlers (ordered regexes) | routing by pattern | `server::ServerBuilder::handler` |
+//! | POEx::HTTP::Server's `pre_request`, `post_request`, `on_error`, `stream_request` | hooks | `server::ServerBuilder` hooks |
+//! | POEx::HTTP::Server's `keepalive`, `keepalivetimeout`, `concurrency`, `sendfile` | connection limits, files | `max_requests_per_connection`, `idle_timeout`, `concurrency`, `server::serve_file` |
+//! | AnyEvent::WebSocket::Server's `handshake`, `establish`, `establish_psgi` | the WebSocket handshake hook, on a stream, from a route | `ws::WebSocketServer` |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

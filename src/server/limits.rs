@@ -1,4 +1,4 @@
-//! The server's limits and timeouts, with defaults from the seeds.
+//! The server's limits and timeouts, with AnyEvent::HTTPD's and POEx::HTTP::Server's defaults.
 
 use std::time::Duration;
 

@@ -99,7 +99,7 @@ impl From<Vec<u8>> for Message {
     }
 }
 
-/// How a connection finished (the seed's `finish` event, with the close code).
+/// How a connection finished (AnyEvent::WebSocket::Connection's `finish` event, with the close code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Finish {
@@ -574,7 +574,7 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// An established WebSocket connection (the seed's AnyEvent::WebSocket::Connection).
+/// An established WebSocket connection (AnyEvent::WebSocket::Connection).
 ///
 /// ```no_run
 /// # async fn echo(mut connection: courier::ws::Connection) {

@@ -39,7 +39,7 @@ impl HandshakeRequest {
         &self.head.method
     }
 
-    /// The request target as sent, e.g. `/chat?room=1` (the seed's `resource_name`).
+    /// The request target as sent, e.g. `/chat?room=1` (AnyEvent::WebSocket::Server's `resource_name`).
     pub fn target(&self) -> &str {
         &self.head.target
     }

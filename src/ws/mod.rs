@@ -1,4 +1,4 @@
-//! WebSocket server (RFC 6455, the seed's AnyEvent::WebSocket::Server): our handshake
+//! WebSocket server (RFC 6455, AnyEvent::WebSocket::Server): our handshake
 //! with a hook, tokio-tungstenite's framing, on raw sockets or from bundled-server routes.
 //!
 //! Two ways to establish a connection:
@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Largest message by default (the seed's peers send small messages; raise it with
+/// Largest message by default (WebSocket peers mostly send small messages; raise it with
 /// [`WebSocketServer::max_message_size`] for bulk transfers).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 /// Largest single frame by default.
@@ -91,9 +91,9 @@ impl Default for Limits {
 }
 
 /// Accepts WebSocket connections. Cheap to clone; `T` is what the handshake hook returns
-/// (the seed's `@other_results`).
+/// (AnyEvent::WebSocket::Server's `@other_results`).
 ///
-/// The seed's handshake example — `/YYYY/MM` parsed in the hook, a subprotocol chosen,
+/// AnyEvent::WebSocket::Server's handshake example — `/YYYY/MM` parsed in the hook, a subprotocol chosen,
 /// an invalid month refused:
 ///
 /// ```

@@ -1,4 +1,4 @@
-//! Upgrading a bundled-server request to WebSocket (the seed's `establish_psgi`).
+//! Upgrading a bundled-server request to WebSocket (AnyEvent::WebSocket::Server's `establish_psgi`).
 
 use super::{Connection, WebSocketServer};
 use crate::server::{Reply, Request};
