@@ -1,9 +1,10 @@
 //! One connection's main loop: read a head, enforce the limits, dispatch, write the reply,
 //! and decide whether the connection carries another request.
 
+use super::body::IncomingBody;
 use super::hooks::{ConnectionInfo, Sent, ServerError};
 use super::reply::Fault;
-use super::request::{lock_wire, BodyError, IncomingBody, SharedWire, Wire};
+use super::request::BodyError;
 use super::write::write_reply;
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
@@ -42,8 +43,9 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
         }
         return;
     };
-    let conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
-    let wire: SharedWire = Arc::new(tokio::sync::Mutex::new(Wire { conn, body: None }));
+    // The loop owns the connection: handlers get body bytes from it through a channel
+    // (see `body.rs`), never the socket itself.
+    let mut conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
     let mut index = 0;
     // One subscription for the connection's life (not one per request).
     let mut shutdown = shared.shutdown.subscribe();
@@ -52,10 +54,10 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     // (and removing it after) takes the timer driver's lock every request.
     let mut idle_timer = std::pin::pin!(tokio::time::sleep(wait_limit(&shared, 0)));
     loop {
-        match serve_one(&wire, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
+        match serve_one(&mut conn, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
             Next::KeepAlive => index += 1,
             Next::Close { linger } => {
-                close(&mut lock_wire(&wire).await.conn, linger).await;
+                close(&mut conn, linger).await;
                 break;
             }
             // The session owns the socket now; the connection counts as open (and
@@ -100,7 +102,7 @@ async fn secure(
 
 /// Reads and answers one request.
 async fn serve_one(
-    wire: &SharedWire,
+    conn: &mut Connection,
     info: &ConnectionInfo,
     shared: &Arc<Shared>,
     index: usize,
@@ -108,70 +110,70 @@ async fn serve_one(
     mut idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Next {
     let limits = &shared.limits;
-    // One lock from the wait to the body's set-up (each lock of this async mutex costs).
-    let (head, mut guard) = {
-        let mut guard = lock_wire(wire).await;
-        if *shutdown.borrow_and_update() {
-            return Next::Close { linger: false };
-        }
-        // Between requests the connection may idle (a pipelined request is already
-        // buffered: no wait). Shutdown ends the wait at once.
-        if !guard.conn.has_unread_bytes() {
-            idle_timer.as_mut().reset(crate::io::deadline_after(wait_limit(shared, index)));
-            tokio::select! {
-                biased;
-                waited = guard.conn.wait_for_data() => {
-                    if !matches!(waited, Ok(true)) {
-                        return Next::Close { linger: false };
-                    }
+    if *shutdown.borrow_and_update() {
+        return Next::Close { linger: false };
+    }
+    // Between requests the connection may idle (a pipelined request is already buffered:
+    // no wait). Shutdown ends the wait at once.
+    if !conn.has_unread_bytes() {
+        idle_timer.as_mut().reset(crate::io::deadline_after(wait_limit(shared, index)));
+        tokio::select! {
+            biased;
+            waited = conn.wait_for_data() => {
+                if !matches!(waited, Ok(true)) {
+                    return Next::Close { linger: false };
                 }
-                _ = idle_timer => return Next::Close { linger: false },
-                _ = shutdown.changed() => return Next::Close { linger: false },
             }
+            _ = idle_timer => return Next::Close { linger: false },
+            _ = shutdown.changed() => return Next::Close { linger: false },
         }
-        // From its first byte, the whole head must arrive within the request timeout
-        // (slowloris gets 408, on every request of a keep-alive connection).
-        let refusal = match crate::io::within(limits.request_timeout, guard.conn.read_request_head()).await {
-            Ok(Ok(head)) => Ok(head),
-            Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
-                Err((431, "request head too large".to_owned()))
-            }
-            Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedVersion))) => {
-                Err((505, "only HTTP/1.x is served here".to_owned()))
-            }
-            Ok(Err(ReadError::Protocol(cause))) => Err((400, cause.to_string())),
-            Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close { linger: false },
-            Err(_) => Err((408, "request head timed out".to_owned())),
-        };
-        match refusal {
-            Ok(head) => (head, guard),
-            Err((status, message)) => {
-                // The head did not parse, but a HEAD request still gets no body.
-                let head_request = guard.conn.unread().starts_with(b"HEAD ");
-                return reject(&mut guard.conn, info, shared, status, &message, head_request, false).await;
-            }
+    }
+    // From its first byte, the whole head must arrive within the request timeout
+    // (slowloris gets 408, on every request of a keep-alive connection).
+    let refusal = match crate::io::within(limits.request_timeout, conn.read_request_head()).await {
+        Ok(Ok(head)) => Ok(head),
+        Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
+            Err((431, "request head too large".to_owned()))
+        }
+        Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedVersion))) => {
+            Err((505, "only HTTP/1.x is served here".to_owned()))
+        }
+        Ok(Err(ReadError::Protocol(cause))) => Err((400, cause.to_string())),
+        Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close { linger: false },
+        Err(_) => Err((408, "request head timed out".to_owned())),
+    };
+    let head = match refusal {
+        Ok(head) => head,
+        Err((status, message)) => {
+            // The head did not parse, but a HEAD request still gets no body.
+            let head_request = conn.unread().starts_with(b"HEAD ");
+            return reject(conn, info, shared, status, &message, head_request, false).await;
         }
     };
 
     let fields = RequestFields::gather(&head.headers);
-    let incoming = match check_head(&head, &fields, shared) {
-        Ok(incoming) => incoming,
+    let mode = match check_head(&head, &fields, shared) {
+        Ok(mode) => mode,
         Err((status, message)) => {
             let head_request = head.method == Method::HEAD;
             let body_follows = h1::body_mode(MessageKind::Request, head.version, &head.headers)
                 .map_or(true, |mode| !mode.is_empty());
-            return reject(&mut guard.conn, info, shared, status, &message, head_request, body_follows).await;
+            return reject(conn, info, shared, status, &message, head_request, body_follows).await;
         }
     };
-    let expects_continue = incoming.as_ref().is_some_and(|body| body.send_continue);
-    let has_body = incoming.is_some();
-    guard.body = incoming;
-    drop(guard);
+    // Most requests have no body: no channel, nothing to serve while the handler runs.
+    let (mut incoming, reader) = match mode {
+        Some((mode, send_continue)) => {
+            let (incoming, reader) = IncomingBody::new(BodyDecoder::new(mode), send_continue);
+            (Some(incoming), Some(reader))
+        }
+        None => (None, None),
+    };
 
     let method = head.method.clone();
     let version = head.version;
     let client_keeps_alive = fields.keep_alive(version);
-    let request = Request::new(head, info, index, shared, wire.clone(), has_body);
+    let request = Request::new(head, info, index, shared, reader);
     // In the log from now on (its body and status follow before the reply is written).
     let entry = shared.recorder().begin(&request);
     if let Some(hook) = &shared.hooks.pre_request {
@@ -179,14 +181,19 @@ async fn serve_one(
     }
 
     let router = shared.router();
-    let mut reply = match AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind().await {
+    let dispatch = AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind();
+    let dispatched = match &mut incoming {
+        Some(body) => body.serve_while(conn, &request, dispatch).await,
+        None => dispatch.await,
+    };
+    let mut reply = match dispatched {
         Ok(reply) => reply,
         // A panicking handler gets a 500 (which on_error may rewrite); the connection and
         // the server carry on.
         Err(_) => http_error(info, shared, Reply::error(500, "the handler failed")),
     };
     if let Some(upgrade) = reply.upgrade.take() {
-        return hand_over(wire, reply, upgrade, &request, entry, info, shared).await;
+        return hand_over(conn, reply, upgrade, &request, entry, info, shared).await;
     }
 
     let mut keep_alive = shared.keep_alive
@@ -195,10 +202,9 @@ async fn serve_one(
         && !*shared.shutdown.borrow();
     // A body the handler left unread: read and discard a bounded amount to keep the
     // connection, unless the client still waits for 100 Continue (then it may never send).
-    // (Most requests have no body: nothing to finish, no need to lock the connection.)
     let mut body_left = false;
-    if has_body {
-        match finish_body(&request, expects_continue).await {
+    if let Some(body) = &mut incoming {
+        match finish_body(conn, body, &request).await {
             Leftover::None => {}
             Leftover::Abandoned => (keep_alive, body_left) = (false, true),
             // The body turned out malformed (or too large) while draining it: the
@@ -209,15 +215,14 @@ async fn serve_one(
             }
         }
     }
+    // Late readers (a task the handler spawned) get the end of the body from now on.
+    drop(incoming);
 
     // The log has the whole request before any byte of the reply goes out: a client that
     // has read the reply finds its request there.
     let status = reply.fault.as_ref().is_none_or(Fault::completes_reply).then_some(reply.status);
     shared.recorder().answer(entry, &request, status);
-    let mut guard = lock_wire(wire).await;
-    let written =
-        write_reply(&mut guard.conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
-    drop(guard);
+    let written = write_reply(conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
     if !matches!(written, Ok(Some(_))) {
         shared.recorder().unsent(entry);
     }
@@ -255,7 +260,7 @@ fn wait_limit(shared: &Shared, index: usize) -> std::time::Duration {
 /// request has no body (the WebSocket handshake checks), so every byte after its head
 /// belongs to the new protocol and goes with the socket.
 async fn hand_over(
-    wire: &SharedWire,
+    conn: &mut Connection,
     mut reply: Reply,
     upgrade: super::reply::Upgrade,
     request: &Request,
@@ -274,8 +279,7 @@ async fn hand_over(
     let mut head = Vec::with_capacity(256);
     h1::write_response_head(&mut head, Version::HTTP_11, reply.status, "Switching Protocols", &reply.headers);
     shared.recorder().answer(entry, request, Some(reply.status));
-    let mut guard = lock_wire(wire).await;
-    let written = guard.conn.write_all(&head).await;
+    let written = conn.write_all(&head).await;
     if let Err(error) = written {
         shared.recorder().unsent(entry);
         if let Some(hook) = &shared.hooks.on_error {
@@ -286,17 +290,18 @@ async fn hand_over(
     if let Some(hook) = &shared.hooks.post_request {
         hook(request, &Sent { status: reply.status, body_bytes: 0 });
     }
-    let (io, leftover) = guard.conn.take_parts();
+    let (io, leftover) = conn.take_parts();
     Next::Upgraded(upgrade(io, leftover.to_vec(), shared.shutdown.subscribe()))
 }
 
-/// Checks a head against the limits and framing rules; the body to read, or the error
-/// reply's status and message.
+/// Checks a head against the limits and framing rules: the body's framing and whether the
+/// client waits for `100 Continue` (`None`: no body), or the error reply's status and
+/// message.
 fn check_head(
     head: &RequestHead,
     fields: &RequestFields<'_>,
     shared: &Shared,
-) -> Result<Option<IncomingBody>, (u16, String)> {
+) -> Result<Option<(BodyMode, bool)>, (u16, String)> {
     let limits = &shared.limits;
     if head.target.len() > limits.max_target_length {
         return Err((414, format!("request target longer than {} bytes", limits.max_target_length)));
@@ -331,7 +336,7 @@ fn check_head(
         }
         Some(_) => return Err((417, "only Expect: 100-continue is supported".into())),
     };
-    Ok((!mode.is_empty()).then(|| IncomingBody { decoder: BodyDecoder::new(mode), send_continue }))
+    Ok((!mode.is_empty()).then_some((mode, send_continue)))
 }
 
 /// A Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2); no userinfo. An empty Host is
@@ -451,23 +456,22 @@ enum Leftover {
 }
 
 /// Reads what the handler left of the body, up to the drain limit.
-async fn finish_body(request: &Request, continue_pending: bool) -> Leftover {
-    if request.body_failed() {
+async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+    if body.failed() {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
         return Leftover::Abandoned;
     }
-    let (_, complete) = request.received_body();
-    if complete || !request.has_body_left().await {
+    if body.is_complete() {
         return Leftover::None;
     }
-    if continue_pending && request.body_bytes_read() == 0 {
+    if body.continue_pending() {
         return Leftover::Abandoned;
     }
     let limit = request.limits().max_drain;
     let drain = async {
         let mut drained = 0u64;
         loop {
-            match request.chunk().await {
+            match body.read_piece(conn, request).await {
                 Ok(None) => return Leftover::None,
                 Ok(Some(piece)) => {
                     drained += piece.len() as u64;

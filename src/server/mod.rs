@@ -17,6 +17,7 @@
 //! ```
 
 mod blocking;
+mod body;
 mod conn;
 mod file;
 mod form;

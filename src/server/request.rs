@@ -1,41 +1,13 @@
 //! A request as a handler sees it: head, peer, and a body read lazily from the connection.
 
+use super::body::BodyReader;
 use super::limits::Limits;
-use crate::h1::{BodyDecoder, BodyEvent, ProtocolError, RequestHead};
-use crate::io::{Connection, ReadError};
+use crate::h1::{ProtocolError, RequestHead};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Version};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex as StdMutex};
-
-/// The connection while a request is being served: handlers read the body through it, so
-/// `100 Continue` goes out only when a handler actually wants the body.
-pub(crate) struct Wire {
-    pub(crate) conn: Connection,
-    /// The current request's body, while any of it is left to read.
-    pub(crate) body: Option<IncomingBody>,
-}
-
-/// What is left of a request body on the wire.
-pub(crate) struct IncomingBody {
-    pub(crate) decoder: BodyDecoder,
-    /// The client sent `Expect: 100-continue` and has not been told to go ahead yet.
-    pub(crate) send_continue: bool,
-}
-
-pub(crate) type SharedWire = Arc<tokio::sync::Mutex<Wire>>;
-
-/// Locks the connection: at once when nobody holds it (the usual case, one step of one
-/// request at a time), else in turn. `try_lock` is one atomic update; `lock().await`
-/// builds and polls a queueing future every time. Waiters are never overtaken:
-/// `try_lock` fails while any are queued.
-pub(crate) async fn lock_wire(wire: &SharedWire) -> tokio::sync::MutexGuard<'_, Wire> {
-    match wire.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => wire.lock().await,
-    }
-}
 
 /// An HTTP request received by the bundled server. Cheap to clone; clones share the body.
 ///
@@ -61,7 +33,8 @@ struct Inner {
     /// `record_body_limit`; 0 with the log off). Bounded, so a logged upload read with
     /// `chunk()` still streams in bounded memory.
     log_limit: usize,
-    wire: SharedWire,
+    /// Asks the connection loop for body pieces; `None` for a request without a body.
+    body: Option<BodyReader>,
     /// Everything read of the body so far (collected bodies and streamed chunks alike).
     received: StdMutex<Received>,
 }
@@ -75,8 +48,6 @@ struct Received {
     /// Every body byte read so far, kept or not (the body limit counts these).
     total: u64,
     complete: bool,
-    /// Reading failed (too large, malformed, closed): the connection must not carry more.
-    failed: bool,
     trailers: HeaderMap,
 }
 
@@ -116,9 +87,9 @@ impl Request {
         connection: &super::ConnectionInfo,
         index: usize,
         shared: &super::Shared,
-        wire: SharedWire,
-        has_body: bool,
+        body: Option<BodyReader>,
     ) -> Self {
+        let has_body = body.is_some();
         let inner = Inner {
             head,
             peer: connection.peer,
@@ -126,7 +97,7 @@ impl Request {
             index,
             limits: shared.limits.clone(),
             log_limit: shared.record_body_limit(),
-            wire,
+            body,
             // A request without a body has all of it from the start.
             received: StdMutex::new(Received { complete: !has_body, ..Received::default() }),
         };
@@ -212,50 +183,32 @@ impl Request {
 
     /// The next piece of the body, kept for [`body`](Self::body) when `keep`.
     pub(crate) async fn next_piece(&self, keep: bool) -> Result<Option<Bytes>, BodyError> {
-        let mut wire = lock_wire(&self.inner.wire).await;
-        let Wire { conn, body } = &mut *wire;
-        let Some(incoming) = body.as_mut() else { return Ok(None) };
-        if incoming.send_continue {
-            incoming.send_continue = false;
-            conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| BodyError::Closed)?;
+        let Some(reader) = &self.inner.body else { return Ok(None) };
+        let piece: Option<Bytes> = reader.next().await?;
+        if let (true, Some(data)) = (keep, &piece) {
+            self.received().bytes.extend_from_slice(data);
         }
-        let outcome = match conn.read_body_event(&mut incoming.decoder).await {
-            Ok(BodyEvent::Data(data)) => {
-                let mut received = self.received();
-                received.total += data.len() as u64;
-                if received.total > self.inner.limits.max_body_size {
-                    Err(BodyError::TooLarge)
-                } else {
-                    if keep {
-                        received.bytes.extend_from_slice(&data);
-                    }
-                    let room = self.inner.log_limit.saturating_sub(received.logged.len());
-                    received.logged.extend_from_slice(&data[..room.min(data.len())]);
-                    Ok(Some(data))
-                }
-            }
-            Ok(BodyEvent::End(trailers)) => {
-                *body = None;
-                let mut received = self.received();
-                received.complete = true;
-                received.trailers = trailers;
-                Ok(None)
-            }
-            Err(ReadError::Protocol(cause)) => Err(BodyError::Malformed(cause)),
-            Err(ReadError::Io(cause)) if cause.kind() == std::io::ErrorKind::TimedOut => {
-                Err(BodyError::TimedOut)
-            }
-            Err(_) => Err(BodyError::Closed),
-        };
-        if outcome.is_err() {
-            self.received().failed = true;
-        }
-        outcome
+        Ok(piece)
     }
 
-    /// True once reading the body failed.
-    pub(crate) fn body_failed(&self) -> bool {
-        self.received().failed
+    /// Notes a piece the connection loop read: it counts towards the body limit, and the
+    /// log keeps a copy of it as far as its budget allows.
+    pub(crate) fn note_piece(&self, data: &Bytes) -> Result<(), BodyError> {
+        let mut received = self.received();
+        received.total += data.len() as u64;
+        if received.total > self.inner.limits.max_body_size {
+            return Err(BodyError::TooLarge);
+        }
+        let room = self.inner.log_limit.saturating_sub(received.logged.len());
+        received.logged.extend_from_slice(&data[..room.min(data.len())]);
+        Ok(())
+    }
+
+    /// Notes the end of the body, with its trailers.
+    pub(crate) fn note_end(&self, trailers: HeaderMap) {
+        let mut received = self.received();
+        received.complete = true;
+        received.trailers = trailers;
     }
 
     /// The whole body (read now if it has not been). Bounded by the server's body limit.
@@ -300,16 +253,6 @@ impl Request {
     pub(crate) fn logged_body(&self) -> (Bytes, u64, bool) {
         let received = self.received();
         (Bytes::copy_from_slice(&received.logged), received.total, received.complete)
-    }
-
-    /// How many body bytes have been read so far, kept or not.
-    pub(crate) fn body_bytes_read(&self) -> u64 {
-        self.received().total
-    }
-
-    /// True while some of the body is still on the wire.
-    pub(crate) async fn has_body_left(&self) -> bool {
-        lock_wire(&self.inner.wire).await.body.is_some()
     }
 
     pub(crate) fn limits(&self) -> &Limits {
