@@ -1,19 +1,33 @@
-//! Percent-decoding, shared by form parsing (server) and proxy credentials (client).
+//! Percent-decoding, shared by form parsing and file paths (server) and proxy credentials (client).
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in forms); invalid
 /// escapes stay as written; invalid UTF-8 reads as U+FFFD.
 pub(crate) fn decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = decode_bytes(text, plus_is_space, false).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Decodes `%XX` escapes into bytes; `None` if any escape is invalid (a path that must
+/// mean exactly one thing, like a file's).
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn decode_strict(text: &str) -> Option<Vec<u8>> {
+    decode_bytes(text, false, true)
+}
+
+/// The one decoder behind both: an invalid escape stays as written, or, when `strict`,
+/// fails the whole text.
+fn decode_bytes(text: &str, plus_is_space: bool, strict: bool) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
-            .then(|| {
-                std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            })
-            .flatten();
+        // Two hex digits, each checked alone (`u8::from_str_radix` would take "+1").
+        let hex_digit = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+        let escaped = match (bytes[i], hex_digit(i + 1), hex_digit(i + 2)) {
+            (b'%', Some(high), Some(low)) => Some((high * 16 + low) as u8),
+            (b'%', ..) if strict => return None,
+            _ => None,
+        };
         match (escaped, bytes[i]) {
             (Some(byte), _) => {
                 out.push(byte);
@@ -29,7 +43,7 @@ pub(crate) fn decode(text: &str, plus_is_space: bool) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(out)
 }
 
 /// The pairs of `a=1&b=two+words;c=%41` (a query or a urlencoded form), decoded lazily
