@@ -10,7 +10,7 @@ use support::*;
 mod raw_http;
 use raw_http::*;
 
-use courier::server::{when, Fault, MockHandle, Reply, Server, ServerBuilder};
+use courier::server::{when, Fault, MockHandle, Reply, Server, ServerBuilder, When};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -45,11 +45,14 @@ async fn a_mock_test_in_five_lines() {
     .await;
 }
 
+/// Matchers, a target, a header to send, and the status wanted.
+type Case = (When, &'static str, Option<(&'static str, &'static str)>, u16);
+
 #[tokio::test]
 async fn head_matchers_each_pass_and_fail() {
     within(async {
         let server = Server::builder().start().await.unwrap();
-        let cases: Vec<(courier::server::When, &str, Option<(&str, &str)>, u16)> = vec![
+        let cases: Vec<Case> = vec![
             (when().method("delete"), "/x", None, 404), // GET is sent
             (when().method("GET").path("/a/b"), "/a/b?q=1", None, 200),
             (when().path("/a/b"), "/a/b/c", None, 404),

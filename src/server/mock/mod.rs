@@ -303,16 +303,19 @@ struct Template {
     fault: Option<super::Fault>,
 }
 
-impl Template {
-    fn new(reply: Reply) -> Result<Self, Reply> {
+impl Responder {
+    /// A template of a complete reply; a streamed one (or an upgrade) to send once.
+    fn new(reply: Reply) -> Self {
         let body = match (reply.body_bytes(), &reply.upgrade) {
             (Some(body), None) => body.clone(),
-            _ => return Err(reply),
+            _ => return Self::Once(Mutex::new(Some(reply))),
         };
         let Reply { status, reason, headers, removed, fault, .. } = reply;
-        Ok(Self { status, reason, headers, removed, body, fault })
+        Self::Fixed(Template { status, reason, headers, removed, body, fault })
     }
+}
 
+impl Template {
     fn reply(&self) -> Reply {
         let mut reply = Reply::new(self.status.as_u16()).with_body(self.body.clone());
         reply.reason.clone_from(&self.reason);
@@ -395,11 +398,7 @@ impl MockBuilder {
     /// cannot be copied, so it is sent once; later hits get a 500 (use
     /// [`respond_with`](Self::respond_with) to make one per hit).
     pub fn respond(self, reply: Reply) -> MockHandle {
-        let responder = match Template::new(reply) {
-            Ok(template) => Responder::Fixed(template),
-            Err(reply) => Responder::Once(Mutex::new(Some(reply))),
-        };
-        self.registry.mount(self.when, responder)
+        self.registry.mount(self.when, Responder::new(reply))
     }
 
     /// Mounts the mock: each request it matches gets the reply `make` builds for it.
