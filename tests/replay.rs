@@ -100,8 +100,8 @@ async fn a_recording_saved_to_a_file_replays_without_the_upstream() {
         let first = &recording.exchanges()[0];
         assert_eq!((first.method.as_str(), first.target.as_str()), ("GET", "/echo?a=1&b=x+y"));
         assert_eq!(first.request_headers.get("x-test").unwrap(), "t");
-        for framing in ["content-length", "transfer-encoding", "connection"] {
-            assert!(!first.response_headers.contains_key(framing), "{framing} was recorded");
+        for hop_by_hop in ["transfer-encoding", "connection"] {
+            assert!(!first.response_headers.contains_key(hop_by_hop), "{hop_by_hop} was recorded");
         }
 
         let path = std::env::temp_dir().join(format!(
@@ -192,6 +192,21 @@ async fn hop_by_hop_fields_stay_on_their_hop() {
         assert_eq!(res.header("transfer-encoding"), None, "a relayed body is complete: {:?}", res.headers);
         let recording = recorder.recording();
         assert_eq!(&recording.exchanges()[0].response_body[..], b"host x-end");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_to_head_keeps_the_upstreams_length() {
+    within(async {
+        let upstream = upstream().await;
+        let recorder = Server::builder().forward_to(&upstream.url("")).start().await.unwrap();
+        let mut client = RawClient::connect(&recorder).await;
+        client.send("HEAD /bin HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let res = client.head_response().await;
+        assert_eq!((res.status, res.header("content-length"), res.body.len()), (200, Some("5"), 0));
+        let res = client.request("GET /bin HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!((res.header("content-length"), res.body.len()), (Some("5"), 5));
     })
     .await;
 }

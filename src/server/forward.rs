@@ -23,7 +23,7 @@ pub struct Exchange {
     pub request_body: Bytes,
     /// The upstream's status.
     pub status: StatusCode,
-    /// The upstream's header fields (hop-by-hop fields and framing left out).
+    /// The upstream's header fields, hop-by-hop fields left out.
     pub response_headers: HeaderMap,
     /// The upstream's body, as sent (still content-encoded, if it was).
     pub response_body: Bytes,
@@ -121,7 +121,9 @@ impl Forwarder {
         let skip = hop_by_hop(response.headers());
         let mut response_headers = HeaderMap::new();
         for (name, value) in response.headers() {
-            if name != header::CONTENT_LENGTH && !skip(name) {
+            // Content-Length stays: the server writes its own for a body, and keeps this
+            // one for a reply to HEAD, which has no body to count.
+            if !skip(name) {
                 response_headers.append(name.clone(), value.clone());
             }
         }

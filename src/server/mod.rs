@@ -713,7 +713,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shared.shutdown.send_replace(true);
         self.accept_task.abort();
-        self.verify_on_drop();
+        self.verify_mocks_on_drop();
     }
 }
 

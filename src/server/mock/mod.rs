@@ -627,7 +627,7 @@ impl Server {
 
     /// On drop: verify, and panic with the report, unless the thread already panics or
     /// the builder said `verify_on_drop(false)`.
-    pub(super) fn verify_on_drop(&self) {
+    pub(super) fn verify_mocks_on_drop(&self) {
         let registry = self.registry();
         if std::thread::panicking() || registry.skip_verify_on_drop.load(Ordering::Relaxed) {
             return;
