@@ -251,7 +251,7 @@ pub use rustls;
 pub use url::Url;
 
 /// The README's Rust examples, compiled and run as doc tests so the README cannot rot.
-#[cfg(all(doctest, feature = "server", feature = "ws"))]
+#[cfg(all(doctest, feature = "server", feature = "ws", feature = "json"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

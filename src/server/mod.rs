@@ -21,9 +21,12 @@ mod body;
 mod conn;
 mod file;
 mod form;
+mod forward;
 mod hooks;
 mod limits;
+mod mock;
 mod record;
+mod replay;
 mod reply;
 mod request;
 mod router;
@@ -32,10 +35,14 @@ mod write;
 pub use blocking::BlockingServer;
 pub use file::{serve_dir, serve_file, serve_file_with, FileOptions, StaticFiles};
 pub use form::{FormError, FormLimits, Params, Part, DEFAULT_MAX_PARAMS, DEFAULT_MAX_PARTS};
+pub use forward::{Exchange, Recording};
 pub use hooks::{ConnectionInfo, Sent, ServerError};
 pub use limits::{
     DEFAULT_ACTIVITY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DRAIN,
     DEFAULT_MAX_REQUESTS_PER_CONNECTION, DEFAULT_MAX_TARGET_LENGTH, DEFAULT_REQUEST_TIMEOUT,
+};
+pub use mock::{
+    when, MockBuilder, MockHandle, MockRequest, VerifyError, When, DEFAULT_MOCK_PRIORITY, MOCK_REQUEST_LIMIT,
 };
 pub use record::{RecordedRequest, WaitTimedOut};
 pub use reply::{BodySender, Fault, Reply, StreamClosed};
@@ -573,7 +580,9 @@ impl Drop for OpenConnection {
     }
 }
 
-/// A running server. Dropping it stops accepting (connections in flight finish).
+/// A running server. Dropping it stops accepting (connections in flight finish), and
+/// verifies its mocks: it panics with the report if one is not satisfied (see
+/// [`verify`](Server::verify) and [`ServerBuilder::verify_on_drop`]).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -737,6 +746,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shared.shutdown.send_replace(true);
         self.accept_task.abort();
+        self.verify_mocks_on_drop();
     }
 }
 

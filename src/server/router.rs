@@ -1,5 +1,7 @@
 //! Routing: the request hook, AnyEvent::HTTPD's path walk, POEx's ordered regex handlers.
 
+use super::forward::Forwarder;
+use super::mock::{Answer, Registry};
 use super::{Reply, Request};
 use futures_util::future::BoxFuture;
 use regex::Regex;
@@ -78,6 +80,11 @@ pub(crate) struct Router {
     /// The only handler CONNECT reaches. Its target is an authority (`host:port`), not a
     /// path, so a path handler (even the catch-all root) must never see it as one.
     connect: Option<Handler>,
+    /// The test kit's mocks, tried before everything else. One registry for every version
+    /// of the router (a clone shares it), so mocks survive handler changes.
+    mocks: Arc<Registry>,
+    /// Where requests nothing else answered go instead of a 404 (`forward_to`).
+    forward: Option<Arc<Forwarder>>,
 }
 
 /// A regex handler pattern that does not compile.
@@ -104,6 +111,18 @@ impl Router {
 
     pub(crate) fn set_connect_handler(&mut self, handler: Handler) {
         self.connect = Some(handler);
+    }
+
+    pub(crate) fn mocks(&self) -> &Arc<Registry> {
+        &self.mocks
+    }
+
+    pub(crate) fn set_forward(&mut self, forward: Forwarder) {
+        self.forward = Some(Arc::new(forward));
+    }
+
+    pub(crate) fn forward(&self) -> Option<&Arc<Forwarder>> {
+        self.forward.as_ref()
     }
 
     /// Registers (or replaces) the path handler for `path` ("" is the root of every walk).
@@ -139,10 +158,11 @@ impl Router {
         self.patterns.iter().map(|pattern| pattern.source.clone()).collect()
     }
 
-    /// Finds the reply: the request hook; the path walk up to (not including) the root;
-    /// the regex handlers in order; the root path handler `""`; else 404. The root is a
-    /// catch-all in HTTPD, like `""` in POEx, so it comes last when both styles are mixed.
-    /// CONNECT goes to the CONNECT handler alone, or gets 501.
+    /// Finds the reply: a mock; the request hook; the path walk up to (not including) the
+    /// root; the regex handlers in order; the root path handler `""`; else the upstream
+    /// (`forward_to`) or 404. The root is a catch-all in HTTPD, like `""` in POEx, so it
+    /// comes last when both styles are mixed. CONNECT goes to the CONNECT handler alone,
+    /// or gets 501.
     pub(crate) async fn dispatch(&self, request: Request) -> Reply {
         if request.method() == http::Method::CONNECT {
             return match &self.connect {
@@ -153,6 +173,19 @@ impl Router {
                 None => Reply::error(501, "CONNECT is not served here"),
             };
         }
+        let unmatched = match self.mocks.answer(&request).await {
+            Answer::Reply(reply) => return reply,
+            Answer::Unmatched(note) => note,
+        };
+        let reply = self.route(request).await;
+        if let Some(note) = unmatched {
+            note.answered(reply.status());
+        }
+        reply
+    }
+
+    /// Everything after the mocks.
+    async fn route(&self, request: Request) -> Reply {
         if let Some(hook) = &self.request_hook {
             if let Outcome::Reply(reply) = hook(request.clone()).await {
                 return reply;
@@ -171,7 +204,10 @@ impl Router {
                 return reply;
             }
         }
-        Reply::not_found()
+        match &self.forward {
+            Some(forward) => forward.forward(&request).await,
+            None => Reply::not_found(),
+        }
     }
 }
 
