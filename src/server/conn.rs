@@ -19,6 +19,10 @@ use tokio::net::TcpStream;
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 16 * 1024;
 
+/// What a connection's reply buffer holds between replies: enough for a usual head (a
+/// larger reply grows it for its own write, and leaves it small again).
+const OUT_CAPACITY: usize = 512;
+
 /// Whether the connection carries another request after this one.
 enum Next {
     KeepAlive,
@@ -46,6 +50,8 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     // The loop owns the connection: handlers get body bytes from it through a channel
     // (see `body.rs`), never the socket itself.
     let mut conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
+    // Reply heads are written into this one buffer, request after request.
+    let mut out = Vec::with_capacity(OUT_CAPACITY);
     let mut index = 0;
     // One subscription for the connection's life (not one per request).
     let mut shutdown = shared.shutdown.subscribe();
@@ -54,7 +60,8 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     // (and removing it after) takes the timer driver's lock every request.
     let mut idle_timer = std::pin::pin!(tokio::time::sleep(wait_limit(&shared, 0)));
     loop {
-        match serve_one(&mut conn, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await {
+        match serve_one(&mut conn, &mut out, &info, &shared, index, &mut shutdown, idle_timer.as_mut()).await
+        {
             Next::KeepAlive => index += 1,
             Next::Close { linger } => {
                 close(&mut conn, linger).await;
@@ -103,6 +110,7 @@ async fn secure(
 /// Reads and answers one request.
 async fn serve_one(
     conn: &mut Connection,
+    out: &mut Vec<u8>,
     info: &ConnectionInfo,
     shared: &Arc<Shared>,
     index: usize,
@@ -130,7 +138,7 @@ async fn serve_one(
     }
     // From its first byte, the whole head must arrive within the request timeout
     // (slowloris gets 408, on every request of a keep-alive connection).
-    let refusal = match crate::io::within(limits.request_timeout, conn.read_request_head()).await {
+    let read = match crate::io::within(limits.request_timeout, conn.read_request_head()).await {
         Ok(Ok(head)) => Ok(head),
         Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
             Err((431, "request head too large".to_owned()))
@@ -142,12 +150,13 @@ async fn serve_one(
         Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close { linger: false },
         Err(_) => Err((408, "request head timed out".to_owned())),
     };
-    let head = match refusal {
+    let head = match read {
         Ok(head) => head,
         Err((status, message)) => {
             // The head did not parse, but a HEAD request still gets no body.
             let head_request = conn.unread().starts_with(b"HEAD ");
-            return reject(conn, info, shared, status, &message, head_request, false).await;
+            let refusal = Refusal { status, message, head_request, body_follows: false };
+            return Box::pin(reject(conn, out, info, shared, refusal)).await;
         }
     };
 
@@ -158,7 +167,8 @@ async fn serve_one(
             let head_request = head.method == Method::HEAD;
             let body_follows = h1::body_mode(MessageKind::Request, head.version, &head.headers)
                 .map_or(true, |mode| !mode.is_empty());
-            return reject(conn, info, shared, status, &message, head_request, body_follows).await;
+            let refusal = Refusal { status, message, head_request, body_follows };
+            return Box::pin(reject(conn, out, info, shared, refusal)).await;
         }
     };
     // Most requests have no body: no channel, nothing to serve while the handler runs.
@@ -181,9 +191,11 @@ async fn serve_one(
     }
 
     let router = shared.router();
-    let dispatch = AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind();
+    let mut dispatch = std::pin::pin!(AssertUnwindSafe(router.dispatch(request.clone())).catch_unwind());
+    // (Boxed: serving a body while the handler runs is a large future most requests never
+    // need, and every request's state would carry and copy it.)
     let dispatched = match &mut incoming {
-        Some(body) => body.serve_while(conn, &request, dispatch).await,
+        Some(body) => Box::pin(body.serve_while(conn, &request, dispatch.as_mut())).await,
         None => dispatch.await,
     };
     let mut reply = match dispatched {
@@ -193,7 +205,7 @@ async fn serve_one(
         Err(_) => http_error(info, shared, Reply::error(500, "the handler failed")),
     };
     if let Some(upgrade) = reply.upgrade.take() {
-        return hand_over(conn, reply, upgrade, &request, entry, info, shared).await;
+        return Box::pin(hand_over(conn, reply, upgrade, &request, entry, info, shared)).await;
     }
 
     let mut keep_alive = shared.keep_alive
@@ -204,7 +216,7 @@ async fn serve_one(
     // connection, unless the client still waits for 100 Continue (then it may never send).
     let mut body_left = false;
     if let Some(body) = &mut incoming {
-        match finish_body(conn, body, &request).await {
+        match Box::pin(finish_body(conn, body, &request)).await {
             Leftover::None => {}
             Leftover::Abandoned => (keep_alive, body_left) = (false, true),
             // The body turned out malformed (or too large) while draining it: the
@@ -222,7 +234,8 @@ async fn serve_one(
     // has read the reply finds its request there.
     let status = reply.fault.as_ref().is_none_or(Fault::completes_reply).then_some(reply.status);
     shared.recorder().answer(entry, &request, status);
-    let written = write_reply(conn, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
+    let written =
+        write_reply(conn, out, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
     if !matches!(written, Ok(Some(_))) {
         shared.recorder().unsent(entry);
     }
@@ -494,23 +507,32 @@ async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &R
 /// `finish_body`); beyond it, the connection closes after the reply instead.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A request the connection loop refuses itself, and what its refusal must respect.
+struct Refusal {
+    status: u16,
+    message: String,
+    /// It was a HEAD request (as far as can be told): the refusal has no body.
+    head_request: bool,
+    /// It announced a body, which the client may still be sending.
+    body_follows: bool,
+}
+
 /// Answers a request that cannot be served, then closes (the rest of what the client
 /// sent cannot be trusted to be framed correctly). A refusal of a HEAD request has no
-/// body, like any other reply to HEAD. `body_follows`: the refused request announced a
-/// body, which the client may still be sending.
+/// body, like any other reply to HEAD.
 async fn reject(
     conn: &mut Connection,
+    out: &mut Vec<u8>,
     info: &ConnectionInfo,
     shared: &Shared,
-    status: u16,
-    message: &str,
-    head_request: bool,
-    body_follows: bool,
+    refusal: Refusal,
 ) -> Next {
-    let reply = http_error(info, shared, Reply::error(status, message));
+    let Refusal { status, message, head_request, body_follows } = refusal;
+    let reply = http_error(info, shared, Reply::error(status, &message));
     let method = if head_request { Method::HEAD } else { Method::GET };
     let mut keep_alive = false;
-    let written = write_reply(conn, reply, &method, Version::HTTP_11, &mut keep_alive, shared, None).await;
+    let written =
+        write_reply(conn, out, reply, &method, Version::HTTP_11, &mut keep_alive, shared, None).await;
     // What is buffered is the refused request (and whatever followed it): read already,
     // so it cannot cause a reset. Whether more is coming decides the linger.
     conn.discard_buffered();

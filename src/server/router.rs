@@ -173,9 +173,15 @@ impl Router {
                 None => Reply::error(501, "CONNECT is not served here"),
             };
         }
-        let unmatched = match self.mocks.answer(&request).await {
-            Answer::Reply(reply) => return reply,
-            Answer::Unmatched(note) => note,
+        // Boxed: the mock and forwarding futures are large and rare, and a future is
+        // moved by value whole (its size in every request's state, copied at each move).
+        let unmatched = if self.mocks.is_empty() {
+            None
+        } else {
+            match Box::pin(self.mocks.answer(&request)).await {
+                Answer::Reply(reply) => return reply,
+                Answer::Unmatched(note) => note,
+            }
         };
         let reply = self.route(request).await;
         if let Some(note) = unmatched {
@@ -205,7 +211,7 @@ impl Router {
             }
         }
         match &self.forward {
-            Some(forward) => forward.forward(&request).await,
+            Some(forward) => Box::pin(forward.forward(&request)).await,
             None => Reply::not_found(),
         }
     }

@@ -10,11 +10,17 @@ use http::{HeaderMap, Method, Version};
 use std::io;
 use std::time::Duration;
 
+/// `Transfer-Encoding: chunked`, checked at compile time (see `reply.rs`).
+const CHUNKED: HeaderValue = HeaderValue::from_static("chunked");
+
 /// Writes a reply with the server's default headers and correct framing, through its
 /// fault if it has one. May turn `keep_alive` off (close-delimited bodies, faults, a
 /// handler's `Connection: close`). `Ok(None)`: no complete reply went out (a fault).
+/// `head` is the connection's reply buffer (empty; left empty).
+#[allow(clippy::too_many_arguments)] // each is one thing the writer needs, passed as is
 pub(super) async fn write_reply(
     conn: &mut Connection,
+    head: &mut Vec<u8>,
     mut reply: Reply,
     method: &Method,
     version: Version,
@@ -82,7 +88,7 @@ pub(super) async fn write_reply(
         }
         Body::Stream(_) if no_body || streamed_length.is_some() || wrong_length.is_some() => {}
         Body::Stream(_) if version == Version::HTTP_11 => {
-            reply.headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+            reply.headers.insert(header::TRANSFER_ENCODING, CHUNKED);
         }
         // HTTP/1.0 has no chunked coding: the body ends with the connection.
         Body::Stream(_) => *keep_alive = false,
@@ -90,10 +96,45 @@ pub(super) async fn write_reply(
     if wrong_length.is_some() {
         content_length = wrong_length;
     }
-    let mut head = Vec::with_capacity(256);
-    write_head(&mut head, &reply, content_length, version, keep_alive, shared);
+    write_head(head, &reply, content_length, version, keep_alive, shared);
+    let written = write_framed(
+        conn,
+        head,
+        reply,
+        body,
+        fault.as_ref(),
+        no_body,
+        streamed_length,
+        keep_alive,
+        shared,
+        request,
+    )
+    .await;
+    // The buffer stays with the connection: empty, and small again after a large reply.
+    head.clear();
+    head.shrink_to(KEPT_CAPACITY);
+    written.map(|sent| sent.map(|body_bytes| Sent { status, body_bytes }))
+}
 
-    let mut out = Output::new(conn, fault.as_ref());
+/// What a connection's reply buffer keeps between replies.
+const KEPT_CAPACITY: usize = 4 * 1024;
+
+/// Sends the head in `head` and the body, through the fault; the body bytes sent, or
+/// `None` when a fault cut the reply.
+#[allow(clippy::too_many_arguments)]
+async fn write_framed(
+    conn: &mut Connection,
+    head: &mut Vec<u8>,
+    reply: Reply,
+    body: Body,
+    fault: Option<&Fault>,
+    no_body: bool,
+    streamed_length: Option<u64>,
+    keep_alive: &mut bool,
+    shared: &Shared,
+    request: Option<&Request>,
+) -> io::Result<Option<u64>> {
+    let mut out = Output::new(conn, fault);
     match body {
         // The usual case: head and body in one write.
         Body::Full(bytes) if out.is_plain() => {
@@ -101,18 +142,18 @@ pub(super) async fn write_reply(
                 head.extend_from_slice(&bytes);
                 out.body_bytes = bytes.len() as u64;
             }
-            out.conn.write_all(&head).await?;
+            out.conn.write_all(head).await?;
         }
         Body::Full(bytes) => {
-            out.send(&head, false).await?;
+            out.send(head, false).await?;
             if !no_body {
                 out.send(&bytes, true).await?;
             }
         }
         Body::Stream(mut chunks) => {
-            out.send(&head, false).await?;
+            out.send(head, false).await?;
             if no_body {
-                return Ok(out.finish().then_some(Sent { status, body_bytes: 0 }));
+                return Ok(out.finish().then_some(0));
             }
             let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
             let mut framed = Vec::new();
@@ -145,7 +186,7 @@ pub(super) async fn write_reply(
         }
     }
     let body_bytes = out.body_bytes;
-    Ok(out.finish().then_some(Sent { status, body_bytes }))
+    Ok(out.finish().then_some(body_bytes))
 }
 
 /// The `Fault::Stall` non-answer: hold the connection, reading nothing into anything,

@@ -110,6 +110,11 @@ impl Registry {
         MockHandle { state, registry: self.clone() }
     }
 
+    /// No mock is mounted: the router skips the registry (the usual case outside tests).
+    pub(crate) fn is_empty(&self) -> bool {
+        read(&self.mocks).is_empty()
+    }
+
     fn remove(&self, id: u64) -> bool {
         let mut mocks = write(&self.mocks);
         let before = mocks.len();
