@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-/// Limits applied to every request; set through [`ServerBuilder`](super::ServerBuilder).
+/// The limits and timeouts applied to every connection and request; set through [`ServerBuilder`](super::ServerBuilder).
 #[derive(Debug, Clone)]
-pub(crate) struct Limits {
+pub(crate) struct ServerLimits {
     /// Longest accepted request target (414 beyond it).
     pub(crate) max_target_length: usize,
     /// Largest accepted request body (413 beyond it).
@@ -39,7 +39,7 @@ pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: usize = 100;
 /// Default most unread body bytes drained to keep a connection.
 pub const DEFAULT_MAX_DRAIN: u64 = 256 * 1024;
 
-impl Default for Limits {
+impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_target_length: DEFAULT_MAX_TARGET_LENGTH,

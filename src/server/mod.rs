@@ -52,7 +52,7 @@ pub use router::{InvalidPattern, Outcome};
 use hooks::Hooks;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
-use limits::Limits;
+use limits::ServerLimits;
 use record::Recorder;
 use router::Router;
 use std::future::Future;
@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     /// Swapped whole when handlers change, so requests in flight keep theirs.
     router: RwLock<Arc<Router>>,
     pub(crate) hooks: Hooks,
-    pub(crate) limits: Limits,
+    pub(crate) limits: ServerLimits,
     pub(crate) keep_alive: bool,
     pub(crate) allowed_methods: Option<Vec<Method>>,
     /// Added to every reply that does not set them (POEx's `headers`).
@@ -127,7 +127,7 @@ pub struct ServerBuilder {
     host: String,
     port: u16,
     backlog: u32,
-    limits: Limits,
+    limits: ServerLimits,
     keep_alive: bool,
     concurrency: Option<usize>,
     allowed_methods: Option<Vec<Method>>,
@@ -152,7 +152,7 @@ impl Default for ServerBuilder {
             host: "127.0.0.1".into(),
             port: 0,
             backlog: 128,
-            limits: Limits::default(),
+            limits: ServerLimits::default(),
             keep_alive: true,
             concurrency: None,
             allowed_methods: None,

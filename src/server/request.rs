@@ -1,7 +1,7 @@
 //! A request as a handler sees it: head, peer, and a body read lazily from the connection.
 
 use super::body::BodyReader;
-use super::limits::Limits;
+use super::limits::ServerLimits;
 use crate::h1::{ProtocolError, RequestHead};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Version};
@@ -28,7 +28,7 @@ struct Inner {
     peer: SocketAddr,
     connection_id: u64,
     index: usize,
-    limits: Limits,
+    limits: ServerLimits,
     /// How many body bytes the request log keeps a copy of (the server's
     /// `record_body_limit`; 0 with the log off). Bounded, so a logged upload read with
     /// `chunk()` still streams in bounded memory.
@@ -255,7 +255,7 @@ impl Request {
         (Bytes::copy_from_slice(&received.logged), received.total, received.complete)
     }
 
-    pub(crate) fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &ServerLimits {
         &self.inner.limits
     }
 

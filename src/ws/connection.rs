@@ -2,7 +2,7 @@
 //! learn how it finished. tokio-tungstenite does the framing; this file decides what a
 //! server does around it (close codes for errors, lingering close, shutdown).
 
-use super::Limits;
+use super::SessionLimits;
 use crate::io::Transport;
 use bytes::Bytes;
 use futures_util::{SinkExt, Stream, StreamExt};
@@ -178,7 +178,7 @@ struct Shared {
     close_sent: Mutex<Option<LocalClose>>,
     close_sent_changed: Notify,
     finish: watch::Sender<Option<Finish>>,
-    limits: Limits,
+    limits: SessionLimits,
 }
 
 impl Shared {
@@ -602,7 +602,7 @@ impl Connection {
         io: Box<dyn Transport>,
         leftover: Vec<u8>,
         subprotocol: Option<String>,
-        limits: Limits,
+        limits: SessionLimits,
         shutdown: Option<watch::Receiver<bool>>,
     ) -> Self {
         let config = WebSocketConfig::default()

@@ -65,7 +65,7 @@ type Hook<T> = dyn Fn(&HandshakeRequest, &mut HandshakeResponse) -> Result<T, Re
 
 /// Sizes and timeouts of a WebSocket server.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(crate) struct SessionLimits {
     pub(crate) max_message_size: usize,
     pub(crate) max_frame_size: usize,
     pub(crate) read_buffer_size: usize,
@@ -77,7 +77,7 @@ pub(crate) struct Limits {
     pub(crate) write_timeout: Duration,
 }
 
-impl Default for Limits {
+impl Default for SessionLimits {
     fn default() -> Self {
         Self {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
@@ -112,7 +112,7 @@ impl Default for Limits {
 /// ```
 pub struct WebSocketServer<T = ()> {
     hook: Arc<Hook<T>>,
-    limits: Limits,
+    limits: SessionLimits,
 }
 
 impl<T> Clone for WebSocketServer<T> {
@@ -148,7 +148,7 @@ impl<T> WebSocketServer<T> {
     pub fn with_handshake(
         hook: impl Fn(&HandshakeRequest, &mut HandshakeResponse) -> Result<T, Rejection> + Send + Sync + 'static,
     ) -> Self {
-        Self { hook: Arc::new(hook), limits: Limits::default() }
+        Self { hook: Arc::new(hook), limits: SessionLimits::default() }
     }
 
     /// Largest message accepted (default 16 MiB); a larger one fails the connection with
