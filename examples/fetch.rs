@@ -12,7 +12,11 @@
 //!   -i                 print the status line and headers before the body
 //!   -I                 HEAD request; prints the status line and headers
 //!   --max-redirs N     follow at most N redirects (default 10)
-//!   -m SECS            activity timeout in seconds (default 300)
+//!   -m SECS            the most the whole transfer may take, as curl's --max-time
+//!                      (courier's deadline: connect, redirects and body included)
+//!   --activity-timeout SECS
+//!                      each connect, read and write must progress within this
+//!                      (courier's timeout; default 300)
 //!   --parallel N       keep N requests in flight (default 1: one after another)
 //!   -v                 print connection events (connect, reuse, retry, idle, close) to stderr
 //!   -k, --insecure     https without certificate checks (courier's Tls::Low)
@@ -62,6 +66,7 @@ struct Args {
     head_only: bool,
     max_redirects: Option<u32>,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
     parallel: usize,
     verbose: bool,
     /// `-k`: no certificate checks (`Tls::Low`).
@@ -84,7 +89,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...";
+                     [--max-redirs N] [-m SECS] [--activity-timeout SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
@@ -100,6 +105,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         head_only: false,
         max_redirects: None,
         timeout: None,
+        deadline: None,
         parallel: 1,
         verbose: false,
         insecure: false,
@@ -161,13 +167,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 args.max_redirects =
                     Some(n.parse().map_err(|_| format!("--max-redirs {n:?}: not a number"))?);
             }
-            "-m" | "--max-time" => {
-                let secs = value("-m")?;
-                let parsed = secs.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok());
-                match parsed {
-                    Some(timeout) if timeout >= Duration::from_millis(1) => args.timeout = Some(timeout),
-                    _ => return Err(format!("-m {secs:?}: expected seconds, at least 0.001")),
-                }
+            "-m" | "--max-time" => args.deadline = Some(seconds("-m", &value("-m")?)?),
+            "--activity-timeout" => {
+                args.timeout = Some(seconds("--activity-timeout", &value("--activity-timeout")?)?);
             }
             "--parallel" => {
                 let n = value("--parallel")?;
@@ -198,6 +200,15 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         return Err(format!("{} -o options for {} URLs\n{USAGE}", args.outputs.len(), args.urls.len()));
     }
     Ok(args)
+}
+
+/// `SECS` as a duration of at least a millisecond (fractions allowed, as curl's).
+fn seconds(flag: &str, secs: &str) -> Result<Duration, String> {
+    let parsed = secs.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok());
+    match parsed {
+        Some(duration) if duration >= Duration::from_millis(1) => Ok(duration),
+        _ => Err(format!("{flag} {secs:?}: expected seconds, at least 0.001")),
+    }
 }
 
 fn lock(sink: &Mutex<Sink>) -> std::sync::MutexGuard<'_, Sink> {
@@ -468,6 +479,9 @@ async fn fetch_one(client: &courier::Client, args: &Args, index: usize) -> u8 {
     }
     if let Some(timeout) = args.timeout {
         request = request.timeout(timeout);
+    }
+    if let Some(deadline) = args.deadline {
+        request = request.deadline(deadline);
     }
 
     // The head goes out before the body when asked; the body streams to the sink as it

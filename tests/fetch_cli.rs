@@ -361,10 +361,36 @@ async fn max_time_against_a_silent_server_exits_96() {
 }
 
 #[tokio::test]
+async fn max_time_is_a_total_deadline_even_while_bytes_keep_coming() {
+    within(async {
+        // One byte every 20 ms: the activity timeout never fires, the deadline does.
+        let server = Scripted::start(|mut peer| async move {
+            peer.read_request().await;
+            peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n").await;
+            for _ in 0..1000 {
+                peer.write("x").await;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let out = fetch(&["-m", "0.3", "--activity-timeout", "5", &server.url("/")]).await;
+        assert_eq!(code(&out), Some(97), "stderr: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with("fetch: 597 "), "{err}");
+        assert!(
+            !out.stdout.is_empty() && out.stdout.len() < 1000,
+            "part of the body came: {}",
+            out.stdout.len()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn usage_errors_exit_2() {
     within(async {
         let usage = "usage: fetch [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-o FILE]... [-i] [-I] \
-                     [--max-redirs N] [-m SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...\n";
+                     [--max-redirs N] [-m SECS] [--activity-timeout SECS] [--parallel N] [-v] [-k] [--cacert PEM] [-x PROXY] [--noproxy LIST] [-c FILE] [--session ID] [-u USER:PASS] [--json DATA] [-F NAME=VALUE]... [--resolve HOST:PORT:ADDR]... [--compressed] [-C] URL...\n";
         let out = fetch(&[]).await;
         assert_eq!(code(&out), Some(2));
         assert_eq!(stderr(&out), usage);
