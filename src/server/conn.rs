@@ -153,8 +153,11 @@ async fn serve_one(
     let head = match read {
         Ok(head) => head,
         Err((status, message)) => {
-            // The head did not parse, but a HEAD request still gets no body.
-            let head_request = conn.unread().starts_with(b"HEAD ");
+            // The head did not parse, but a HEAD request still gets no body (after the
+            // empty lines the parser skips before a request line, RFC 9112 §2.2).
+            let unread = conn.unread();
+            let start = unread.iter().position(|&byte| byte != b'\r' && byte != b'\n');
+            let head_request = start.is_some_and(|start| unread[start..].starts_with(b"HEAD "));
             let refusal = Refusal { status, message, head_request, body_follows: false };
             return Box::pin(reject(conn, out, info, shared, refusal)).await;
         }

@@ -1,0 +1,72 @@
+#![cfg(feature = "server")]
+//! Findings of the review of the server-side changes since 82fbac2: each test shows one
+//! confirmed bug (those not fixed on this branch are `#[ignore = "bug: ..."]`).
+
+mod support;
+use support::within;
+
+use courier::server::{Reply, Request, Server};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+#[path = "support/raw_http.rs"]
+mod raw_http;
+use raw_http::*;
+
+/// Reads until the server closes (a reset ends it too): everything it sent.
+async fn read_all(client: &mut RawClient) -> Vec<u8> {
+    let mut got = std::mem::take(&mut client.buf);
+    let mut piece = vec![0u8; 16 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), client.stream.read(&mut piece)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&piece[..n]),
+        }
+    }
+}
+
+/// The head (through the blank line) and what follows it.
+fn split_head(bytes: &[u8]) -> (String, Vec<u8>) {
+    let end = find_from(bytes, b"\r\n\r\n", 0).expect("a complete head") + 4;
+    (lossy(&bytes[..end]).to_ascii_lowercase(), bytes[end..].to_vec())
+}
+
+// ---------------------------------------------------------------------------------------
+// conn.rs / parse.rs: an empty line before the request line (RFC 9112 §2.2)
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_refused_head_request_after_an_empty_line_has_no_body() {
+    within(async {
+        let server =
+            Server::builder().route("/", |_req| async { Reply::text("root") }).start().await.unwrap();
+        // The server skips an empty line before the request line, so this is a HEAD
+        // request; its head is refused (bare LF), and a reply to HEAD has no body.
+        let mut client = RawClient::connect(&server).await;
+        client.send(format!("\r\nHEAD / HTTP/1.1\nHost: {HOST}\r\n\r\n")).await;
+        let wire = read_all(&mut client).await;
+        let (head, body) = split_head(&wire);
+        assert!(head.starts_with("http/1.1 400"), "{head:?}");
+        assert!(body.is_empty(), "a refusal to HEAD carried a body: {:?}", lossy(&body));
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn http_1_2_after_an_empty_line_is_still_served_as_http_1_1() {
+    within(async {
+        let server =
+            Server::builder().route("/", |_req| async { Reply::text("root") }).start().await.unwrap();
+        let mut client = RawClient::connect(&server).await;
+        // Without the empty line this is served (tests/wire_strictness.rs); with it, the
+        // version check looked for the version on the (empty) first line.
+        let res = client.request(format!("\r\nGET / HTTP/1.2\r\nHost: {HOST}\r\n\r\n")).await;
+        assert_eq!((res.status, res.text().as_str()), (200, "root"));
+        let mut client = RawClient::connect(&server).await;
+        let res = client.request(format!("\r\nGET / HTTP/2.0\r\nHost: {HOST}\r\n\r\n")).await;
+        assert_eq!(res.status, 505);
+        server.shutdown().await;
+    })
+    .await
+}
