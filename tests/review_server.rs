@@ -70,3 +70,31 @@ async fn http_1_2_after_an_empty_line_is_still_served_as_http_1_1() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// write.rs: a handler's Transfer-Encoding on a complete body
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_handlers_transfer_encoding_never_goes_out_beside_content_length() {
+    within(async {
+        let server = Server::builder()
+            .route("/te", |_req| async { Reply::text("hello").with_header("transfer-encoding", "chunked") })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        client.send(get_close("/te")).await;
+        let wire = read_all(&mut client).await;
+        let (head, body) = split_head(&wire);
+        // RFC 9112 §6.1: a sender MUST NOT send Content-Length with Transfer-Encoding; and a
+        // body framed as chunked must be chunked.
+        assert!(
+            !(head.contains("transfer-encoding:") && head.contains("content-length:")),
+            "both framings on the wire: {head:?} {:?}",
+            lossy(&body)
+        );
+        server.shutdown().await;
+    })
+    .await
+}

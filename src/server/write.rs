@@ -56,12 +56,15 @@ pub(super) async fn write_reply(
         Some(Fault::WrongContentLength(length)) => Some(length),
         _ => None,
     };
+    // Transfer-Encoding is framing, and the server frames every reply itself (chunked
+    // for a streamed body, below): a handler's would go out beside Content-Length, over
+    // a body that is not chunked (RFC 9112 §6.1).
+    reply.headers.remove(header::TRANSFER_ENCODING);
     // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
     // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
     let tunnel = *method == Method::CONNECT && status.is_success();
     if tunnel {
         reply.headers.remove(header::CONTENT_LENGTH);
-        reply.headers.remove(header::TRANSFER_ENCODING);
         *keep_alive = false;
     }
     let no_body =
