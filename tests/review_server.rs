@@ -98,3 +98,34 @@ async fn a_handlers_transfer_encoding_never_goes_out_beside_content_length() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// write.rs: a streamed reply longer than its own Content-Length
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_streamed_reply_never_sends_more_than_its_content_length() {
+    within(async {
+        let server = Server::builder()
+            .route("/long", |_req| async {
+                let (reply, mut sender) = Reply::stream(200);
+                tokio::spawn(async move {
+                    let _ = sender.send("hello").await;
+                    let _ = sender.send(" world").await;
+                });
+                reply.with_header("content-length", "3")
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        // Keep-alive: the bytes after the stated length would be read as the next response.
+        client.send(get("/long")).await;
+        let wire = read_all(&mut client).await;
+        let (head, body) = split_head(&wire);
+        assert!(head.contains("content-length: 3\r\n"), "{head:?}");
+        assert_eq!(lossy(&body), "hel", "bytes beyond Content-Length went out");
+        server.shutdown().await;
+    })
+    .await
+}
