@@ -129,3 +129,69 @@ async fn a_streamed_reply_never_sends_more_than_its_content_length() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// body.rs: a read cancelled after the loop handed its piece over loses the piece
+// ---------------------------------------------------------------------------------------
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Pending for its first `polls - 1` polls (waking itself each time), ready on poll
+/// `polls`: a stand-in for any other `select!` branch (a timer, a shutdown signal) that
+/// becomes ready in the same wake-up as the body piece.
+struct ReadyOnPoll {
+    polls: u32,
+}
+
+impl Future for ReadyOnPoll {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls -= 1;
+        if self.polls == 0 {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_chunk_read_cancelled_after_its_piece_was_handed_over_loses_no_byte() {
+    within(async {
+        let server = Server::builder()
+            .route("/up", |req: Request| async move {
+                let mut got = Vec::new();
+                // Each round gives up on `chunk()` once the other branch is ready: on
+                // the third poll, which is the poll right after the loop has put the
+                // (already buffered) piece into the reader's answer slot.
+                for _ in 0..20 {
+                    tokio::select! {
+                        biased;
+                        () = ReadyOnPoll { polls: 3 } => continue,
+                        piece = req.chunk() => match piece {
+                            Ok(Some(piece)) => got.extend_from_slice(&piece),
+                            Ok(None) => break,
+                            Err(error) => return Reply::from(error),
+                        },
+                    }
+                }
+                // The rest, read without giving up.
+                while let Ok(Some(piece)) = req.chunk().await {
+                    got.extend_from_slice(&piece);
+                }
+                Reply::text(lossy(&got))
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        // Head and body in one write: the body is buffered when the handler asks.
+        let res = client.request(post("/up", "hello world")).await;
+        assert_eq!((res.status, res.text().as_str()), (200, "hello world"), "a piece was lost");
+        server.shutdown().await;
+    })
+    .await
+}
