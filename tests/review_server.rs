@@ -195,3 +195,41 @@ async fn a_chunk_read_cancelled_after_its_piece_was_handed_over_loses_no_byte() 
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// body.rs / request.rs: a reader that outlives its handler gets a short body as Ok
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_body_read_after_the_handler_returned_is_never_a_short_ok() {
+    within(async {
+        let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = Server::builder()
+            .route("/job", move |req: Request| {
+                let seen = seen_tx.clone();
+                async move {
+                    // "202 Accepted, processed in the background": the job reads the body
+                    // after the handler has returned.
+                    tokio::spawn(async move {
+                        let _ = seen.send(req.body().await);
+                    });
+                    Reply::text("accepted").with_status(202)
+                }
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut seen_rx = seen_rx;
+        let mut client = RawClient::connect(&server).await;
+        let res = client.request(post("/job", "hello world")).await;
+        assert_eq!(res.status, 202);
+        let body = seen_rx.recv().await.expect("the job ran");
+        // Either the whole body or an error; never "Ok, and it was shorter".
+        if let Ok(body) = &body {
+            assert_eq!(lossy(body), "hello world", "the background job got a truncated body as Ok");
+        }
+        assert_eq!(body, Err(courier::server::BodyError::Closed));
+        server.shutdown().await;
+    })
+    .await
+}

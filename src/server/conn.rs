@@ -219,6 +219,11 @@ async fn serve_one(
     // connection, unless the client still waits for 100 Continue (then it may never send).
     let mut body_left = false;
     if let Some(body) = &mut incoming {
+        if !body.is_complete() {
+            // What the server drains now, a task the handler spawned will not get: its
+            // reads fail rather than end early.
+            request.note_cut_off();
+        }
         match Box::pin(finish_body(conn, body, &request)).await {
             Leftover::None => {}
             Leftover::Abandoned => (keep_alive, body_left) = (false, true),
@@ -230,7 +235,8 @@ async fn serve_one(
             }
         }
     }
-    // Late readers (a task the handler spawned) get the end of the body from now on.
+    // Late readers (a task the handler spawned) are answered from now on: the end of a
+    // body the handler read whole, else `BodyError::Closed`.
     drop(incoming);
 
     // The log has the whole request before any byte of the reply goes out: a client that

@@ -48,6 +48,9 @@ struct Received {
     /// Every body byte read so far, kept or not (the body limit counts these).
     total: u64,
     complete: bool,
+    /// The handler returned before the body was read to its end: the server drains (and
+    /// discards) the rest, so a later reader can no longer get the whole body.
+    cut_off: bool,
     trailers: HeaderMap,
 }
 
@@ -174,6 +177,10 @@ impl Request {
     /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
     /// client asked for it.
     ///
+    /// The connection serves the body while the handler runs. A read after the handler
+    /// returned (from a task it spawned) of a body the handler had not read to its end
+    /// fails with [`BodyError::Closed`]: the server has read and discarded the rest.
+    ///
     /// A piece is held nowhere once returned, so an upload read this way streams in
     /// bounded memory, and a later [`body`](Self::body) returns only the rest. (The
     /// request log keeps its own copy of at most the server's `record_body_limit` bytes.)
@@ -185,6 +192,10 @@ impl Request {
     pub(crate) async fn next_piece(&self, keep: bool) -> Result<Option<Bytes>, BodyError> {
         let Some(reader) = &self.inner.body else { return Ok(None) };
         let piece: Option<Bytes> = reader.next().await?;
+        if piece.is_none() && self.received().cut_off {
+            // Not the end of the body: the end of the handler's turn to read it.
+            return Err(BodyError::Closed);
+        }
         if let (true, Some(data)) = (keep, &piece) {
             self.received().bytes.extend_from_slice(data);
         }
@@ -204,6 +215,11 @@ impl Request {
         Ok(())
     }
 
+    /// Notes that the handler returned before the body was read to its end.
+    pub(crate) fn note_cut_off(&self) {
+        self.received().cut_off = true;
+    }
+
     /// Notes the end of the body, with its trailers.
     pub(crate) fn note_end(&self, trailers: HeaderMap) {
         let mut received = self.received();
@@ -212,6 +228,7 @@ impl Request {
     }
 
     /// The whole body (read now if it has not been). Bounded by the server's body limit.
+    /// Read after the handler returned, see [`chunk`](Self::chunk).
     pub async fn body(&self) -> Result<Bytes, BodyError> {
         while self.next_piece(true).await?.is_some() {}
         Ok(self.received().bytes.clone().freeze())
