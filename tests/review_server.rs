@@ -233,3 +233,36 @@ async fn a_body_read_after_the_handler_returned_is_never_a_short_ok() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// body.rs: a client that closes in the middle of its body
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_client_closing_mid_body_is_body_error_closed() {
+    within(async {
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = Server::builder()
+            .route("/up", move |req: Request| {
+                let seen = seen_tx.clone();
+                async move {
+                    let body = req.body().await;
+                    let _ = seen.send(body.clone());
+                    match body {
+                        Ok(body) => Reply::text(lossy(&body)),
+                        Err(error) => Reply::from(error),
+                    }
+                }
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        client.send(format!("POST /up HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 10\r\n\r\nhello")).await;
+        tokio::io::AsyncWriteExt::shutdown(&mut client.stream).await.unwrap();
+        // BodyError::Closed is "the connection failed or closed mid-body".
+        assert_eq!(seen_rx.recv().await.expect("the handler ran"), Err(courier::server::BodyError::Closed));
+        server.shutdown().await;
+    })
+    .await
+}

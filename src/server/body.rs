@@ -8,7 +8,7 @@
 //! (hyper's dispatcher works the same way.)
 
 use super::{BodyError, Request};
-use crate::h1::{BodyDecoder, BodyEvent};
+use crate::h1::{BodyDecoder, BodyEvent, ProtocolError};
 use crate::io::{Connection, ReadError};
 use bytes::Bytes;
 use std::future::Future;
@@ -196,6 +196,8 @@ impl Reading {
                 self.ended = Some(Ok(()));
                 Ok(None)
             }
+            // The client closed before the end of the body: not a framing error.
+            Err(ReadError::Protocol(ProtocolError::UnexpectedEof)) => Err(self.fail(BodyError::Closed)),
             Err(ReadError::Protocol(cause)) => Err(self.fail(BodyError::Malformed(cause))),
             Err(ReadError::Io(cause)) if cause.kind() == std::io::ErrorKind::TimedOut => {
                 Err(self.fail(BodyError::TimedOut))
