@@ -266,3 +266,33 @@ async fn a_client_closing_mid_body_is_body_error_closed() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_body_the_handler_read_whole_still_ends_cleanly_for_a_later_reader() {
+    within(async {
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = Server::builder()
+            .route("/job", move |req: Request| {
+                let seen = seen_tx.clone();
+                async move {
+                    // All the data, but not the end: a Content-Length body's end is one
+                    // more read away.
+                    let first = req.chunk().await;
+                    tokio::spawn(async move {
+                        let _ = seen.send((first, req.body().await));
+                    });
+                    Reply::text("accepted").with_status(202)
+                }
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        assert_eq!(client.request(post("/job", "hello world")).await.status, 202);
+        let (first, rest) = seen_rx.recv().await.expect("the job ran");
+        assert_eq!(first.unwrap().as_deref(), Some(&b"hello world"[..]));
+        assert_eq!(rest.unwrap(), "", "nothing was cut off: the rest is empty");
+        server.shutdown().await;
+    })
+    .await
+}

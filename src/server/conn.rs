@@ -219,11 +219,6 @@ async fn serve_one(
     // connection, unless the client still waits for 100 Continue (then it may never send).
     let mut body_left = false;
     if let Some(body) = &mut incoming {
-        if !body.is_complete() {
-            // What the server drains now, a task the handler spawned will not get: its
-            // reads fail rather than end early.
-            request.note_cut_off();
-        }
         match Box::pin(finish_body(conn, body, &request)).await {
             Leftover::None => {}
             Leftover::Abandoned => (keep_alive, body_left) = (false, true),
@@ -477,8 +472,19 @@ enum Leftover {
     Refused(u16, String),
 }
 
-/// Reads what the handler left of the body, up to the drain limit.
+/// Reads what the handler left of the body, up to the drain limit. Body bytes it drains,
+/// or leaves on the wire, no task the handler spawned can get any more: their reads fail
+/// from now on rather than end early (`Request::note_cut_off`).
 async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+    let leftover = drain_body(conn, body, request).await;
+    if !matches!(leftover, Leftover::None) {
+        request.note_cut_off();
+    }
+    leftover
+}
+
+/// [`finish_body`]'s reading.
+async fn drain_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
     if body.failed() {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
         return Leftover::Abandoned;
@@ -496,6 +502,7 @@ async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &R
             match body.read_piece(conn, request).await {
                 Ok(None) => return Leftover::None,
                 Ok(Some(piece)) => {
+                    request.note_cut_off();
                     drained += piece.len() as u64;
                     if drained > limit {
                         return Leftover::Abandoned;

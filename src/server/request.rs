@@ -48,8 +48,9 @@ struct Received {
     /// Every body byte read so far, kept or not (the body limit counts these).
     total: u64,
     complete: bool,
-    /// The handler returned before the body was read to its end: the server drains (and
-    /// discards) the rest, so a later reader can no longer get the whole body.
+    /// The handler returned before the body was read to its end, and the server drained
+    /// (read and discarded) body bytes or left them unread: a later reader can no longer
+    /// get the whole body.
     cut_off: bool,
     trailers: HeaderMap,
 }
@@ -179,7 +180,8 @@ impl Request {
     ///
     /// The connection serves the body while the handler runs. A read after the handler
     /// returned (from a task it spawned) of a body the handler had not read to its end
-    /// fails with [`BodyError::Closed`]: the server has read and discarded the rest.
+    /// fails with [`BodyError::Closed`]: the server has read and discarded the rest (or
+    /// closed the connection on it). Once the handler has read all of it, later reads end.
     ///
     /// A piece is held nowhere once returned, so an upload read this way streams in
     /// bounded memory, and a later [`body`](Self::body) returns only the rest. (The
@@ -215,7 +217,7 @@ impl Request {
         Ok(())
     }
 
-    /// Notes that the handler returned before the body was read to its end.
+    /// Notes that body bytes the handler left were drained or abandoned by the server.
     pub(crate) fn note_cut_off(&self) {
         self.received().cut_off = true;
     }
