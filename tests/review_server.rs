@@ -296,3 +296,32 @@ async fn a_body_the_handler_read_whole_still_ends_cleanly_for_a_later_reader() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// router.rs / mock: a body-reading mock that does not match uses up the body for chunk()
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_body_matcher_that_does_not_match_leaves_the_body_to_the_routes_chunk_reads() {
+    within(async {
+        let server = Server::builder()
+            .verify_on_drop(false)
+            .route("/route", |req: Request| async move {
+                let mut size = 0;
+                while let Ok(Some(piece)) = req.chunk().await {
+                    size += piece.len();
+                }
+                Reply::text(size.to_string())
+            })
+            .start()
+            .await
+            .unwrap();
+        // Its head matches every request, so the registry reads the body to test it.
+        server.mock(courier::server::when().body_contains("needle")).respond(Reply::text("mocked"));
+        let mut client = RawClient::connect(&server).await;
+        let res = client.request(post("/route", &"x".repeat(1000))).await;
+        assert_eq!(res.text(), "1000", "the route's chunk() reads found the body gone");
+        server.shutdown().await;
+    })
+    .await
+}

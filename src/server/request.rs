@@ -43,6 +43,9 @@ struct Inner {
 struct Received {
     /// What `body()` returns: every piece read for it (not those `chunk()` returned).
     bytes: BytesMut,
+    /// How much of `bytes` `chunk()` has handed out: a body collected before the handler
+    /// ran (a mock's body matcher reads it) is still the start of what `chunk()` returns.
+    chunked: usize,
     /// The request log's copy: the first `log_limit` bytes of the body, however read.
     logged: BytesMut,
     /// Every body byte read so far, kept or not (the body limit counts these).
@@ -186,7 +189,17 @@ impl Request {
     /// A piece is held nowhere once returned, so an upload read this way streams in
     /// bounded memory, and a later [`body`](Self::body) returns only the rest. (The
     /// request log keeps its own copy of at most the server's `record_body_limit` bytes.)
+    /// What [`body`](Self::body) collected already (a mock's body matcher reads the body
+    /// before the routes run) comes first.
     pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
+        {
+            let mut received = self.received();
+            if received.chunked < received.bytes.len() {
+                let collected = Bytes::copy_from_slice(&received.bytes[received.chunked..]);
+                received.chunked = received.bytes.len();
+                return Ok(Some(collected));
+            }
+        }
         self.next_piece(false).await
     }
 
