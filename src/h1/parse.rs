@@ -179,15 +179,20 @@ fn newer_minor_as_1_1<H>(
     parse(&copy)
 }
 
-/// Where the HTTP-version starts in `buf`'s start line, if the line got that far.
+/// Where the HTTP-version starts in `buf`'s start line, if the line got that far. Empty
+/// lines before the start line are skipped, as httparse skips them (RFC 9112 §2.2).
 fn version_offset(buf: &[u8], line: StartLine) -> Option<usize> {
+    let start = buf.iter().position(|&byte| byte != b'\r' && byte != b'\n')?;
     match line {
-        StartLine::Response => Some(0),
+        StartLine::Response => Some(start),
         StartLine::Request => {
-            let end = buf.iter().position(|&byte| byte == b'\r' || byte == b'\n').unwrap_or(buf.len());
-            let mut spaces = buf[..end].iter().enumerate().filter(|&(_, &byte)| byte == b' ');
+            let end = buf[start..]
+                .iter()
+                .position(|&byte| byte == b'\r' || byte == b'\n')
+                .map_or(buf.len(), |end| start + end);
+            let mut spaces = buf[start..end].iter().enumerate().filter(|&(_, &byte)| byte == b' ');
             let _method_end = spaces.next()?;
-            spaces.next().map(|(at, _)| at + 1)
+            spaces.next().map(|(at, _)| start + at + 1)
         }
     }
 }
@@ -436,6 +441,16 @@ mod tests {
             let (head, len) = parse_both_ways(response.as_bytes()).unwrap().unwrap();
             assert_eq!((head.version, head.status.as_u16(), len), (Version::HTTP_11, 204, response.len()));
         }
+    }
+
+    #[test]
+    fn later_versions_after_empty_lines_are_found_where_httparse_reads_them() {
+        let (head, _) = request_both_ways(b"\r\n\r\nGET /v HTTP/1.2\r\nHost: x\r\n\r\n").unwrap().unwrap();
+        assert_eq!((head.version, head.target.as_str()), (Version::HTTP_11, "/v"));
+        assert_eq!(request_both_ways(b"\r\nGET / HTTP/2.0\r\n\r\n"), Err(ProtocolError::UnsupportedVersion));
+        let (head, _) = parse_both_ways(b"\r\nHTTP/1.3 204 No Content\r\n\r\n").unwrap().unwrap();
+        assert_eq!((head.version, head.status.as_u16()), (Version::HTTP_11, 204));
+        assert_eq!(parse_both_ways(b"\r\nHTTP/2.0 200 OK\r\n\r\n"), Err(ProtocolError::UnsupportedVersion));
     }
 
     #[test]

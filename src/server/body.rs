@@ -8,7 +8,7 @@
 //! (hyper's dispatcher works the same way.)
 
 use super::{BodyError, Request};
-use crate::h1::{BodyDecoder, BodyEvent};
+use crate::h1::{BodyDecoder, BodyEvent, ProtocolError};
 use crate::io::{Connection, ReadError};
 use bytes::Bytes;
 use std::future::Future;
@@ -24,17 +24,58 @@ type Demand = oneshot::Sender<Piece>;
 #[derive(Debug)]
 pub(crate) struct BodyReader {
     demands: mpsc::Sender<Demand>,
+    /// The answer slot of a read that was cancelled after its demand went out: the loop
+    /// may already have put a piece in it (or will), so the next read waits on it rather
+    /// than making a new demand. (A dropped slot would drop its piece with it.)
+    pending: std::sync::Mutex<Option<oneshot::Receiver<Piece>>>,
 }
 
 impl BodyReader {
+    fn new(demands: mpsc::Sender<Demand>) -> Self {
+        Self { demands, pending: std::sync::Mutex::new(None) }
+    }
+
     /// The next piece. `Ok(None)` also once the loop has stopped serving the body: the
     /// handler returned its reply, and the server drained what was left.
+    ///
+    /// Cancel-safe: a read dropped while it waits leaves its answer for the next read.
     pub(crate) async fn next(&self) -> Piece {
-        let (answer, answered) = oneshot::channel();
-        if self.demands.send(answer).await.is_err() {
-            return Ok(None);
+        let answered = match self.take_pending() {
+            Some(answered) => answered,
+            None => {
+                let (answer, answered) = oneshot::channel();
+                if self.demands.send(answer).await.is_err() {
+                    return Ok(None);
+                }
+                answered
+            }
+        };
+        let mut waiting = Waiting { reader: self, answered: Some(answered) };
+        let answer = match &mut waiting.answered {
+            Some(answered) => answered.await,
+            None => Ok(Ok(None)),
+        };
+        waiting.answered = None;
+        answer.unwrap_or(Ok(None))
+    }
+
+    fn take_pending(&self) -> Option<oneshot::Receiver<Piece>> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+}
+
+/// A read waiting for its answer; dropped before the answer was taken (a cancelled
+/// read), it hands the answer slot back to the reader.
+struct Waiting<'r> {
+    reader: &'r BodyReader,
+    answered: Option<oneshot::Receiver<Piece>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(answered) = self.answered.take() {
+            *self.reader.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(answered);
         }
-        answered.await.unwrap_or(Ok(None))
     }
 }
 
@@ -49,8 +90,9 @@ struct Reading {
     decoder: BodyDecoder,
     /// The client sent `Expect: 100-continue` and has not been told to go ahead yet.
     send_continue: bool,
-    /// A piece read for a handler that stopped waiting for it (its read was cancelled):
-    /// the next demand gets it, so no byte of the body is lost.
+    /// A piece read for a demand whose answer slot is gone (a cancelled read keeps its
+    /// slot for the next read, see `BodyReader::pending`, so only a reader dropped whole):
+    /// the next demand, or the server's drain, gets it, so no byte of the body is lost.
     unclaimed: Option<Piece>,
     /// How reading ended: `Some(Ok(()))` at the end of the body, `Some(Err(_))` after a
     /// failure, which every later read repeats.
@@ -63,7 +105,7 @@ impl IncomingBody {
         // One demand at a time is all a reader makes: it waits for each answer.
         let (demands_in, demands) = mpsc::channel(1);
         let reading = Reading { decoder, send_continue, unclaimed: None, ended: None };
-        (Self { demands, reading }, BodyReader { demands: demands_in })
+        (Self { demands, reading }, BodyReader::new(demands_in))
     }
 
     /// True once the body was read to its end without a failure.
@@ -154,6 +196,8 @@ impl Reading {
                 self.ended = Some(Ok(()));
                 Ok(None)
             }
+            // The client closed before the end of the body: not a framing error.
+            Err(ReadError::Protocol(ProtocolError::UnexpectedEof)) => Err(self.fail(BodyError::Closed)),
             Err(ReadError::Protocol(cause)) => Err(self.fail(BodyError::Malformed(cause))),
             Err(ReadError::Io(cause)) if cause.kind() == std::io::ErrorKind::TimedOut => {
                 Err(self.fail(BodyError::TimedOut))

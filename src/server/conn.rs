@@ -153,8 +153,11 @@ async fn serve_one(
     let head = match read {
         Ok(head) => head,
         Err((status, message)) => {
-            // The head did not parse, but a HEAD request still gets no body.
-            let head_request = conn.unread().starts_with(b"HEAD ");
+            // The head did not parse, but a HEAD request still gets no body (after the
+            // empty lines the parser skips before a request line, RFC 9112 §2.2).
+            let unread = conn.unread();
+            let start = unread.iter().position(|&byte| byte != b'\r' && byte != b'\n');
+            let head_request = start.is_some_and(|start| unread[start..].starts_with(b"HEAD "));
             let refusal = Refusal { status, message, head_request, body_follows: false };
             return Box::pin(reject(conn, out, info, shared, refusal)).await;
         }
@@ -227,7 +230,8 @@ async fn serve_one(
             }
         }
     }
-    // Late readers (a task the handler spawned) get the end of the body from now on.
+    // Late readers (a task the handler spawned) are answered from now on: the end of a
+    // body the handler read whole, else `BodyError::Closed`.
     drop(incoming);
 
     // The log has the whole request before any byte of the reply goes out: a client that
@@ -468,8 +472,19 @@ enum Leftover {
     Refused(u16, String),
 }
 
-/// Reads what the handler left of the body, up to the drain limit.
+/// Reads what the handler left of the body, up to the drain limit. Body bytes it drains,
+/// or leaves on the wire, no task the handler spawned can get any more: their reads fail
+/// from now on rather than end early (`Request::note_cut_off`).
 async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+    let leftover = drain_body(conn, body, request).await;
+    if !matches!(leftover, Leftover::None) {
+        request.note_cut_off();
+    }
+    leftover
+}
+
+/// [`finish_body`]'s reading.
+async fn drain_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
     if body.failed() {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
         return Leftover::Abandoned;
@@ -487,6 +502,7 @@ async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &R
             match body.read_piece(conn, request).await {
                 Ok(None) => return Leftover::None,
                 Ok(Some(piece)) => {
+                    request.note_cut_off();
                     drained += piece.len() as u64;
                     if drained > limit {
                         return Leftover::Abandoned;

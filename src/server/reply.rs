@@ -210,7 +210,9 @@ impl Reply {
 
     /// A reply whose body is streamed: send chunks through the returned [`BodySender`]
     /// (after returning the reply from the handler). Chunked unless a Content-Length
-    /// header is set; each `send` waits until the chunk is written (back-pressure).
+    /// header is set; each `send` waits until the chunk is written (back-pressure). With
+    /// a Content-Length, nothing beyond it is sent: the `send` that overruns it goes out
+    /// cut to the length and fails ([`StreamClosed`]), and the connection closes.
     pub fn stream(status: u16) -> (Self, BodySender) {
         let (sender, receiver) = mpsc::channel(1);
         let mut reply = Self::new(status);

@@ -43,11 +43,18 @@ struct Inner {
 struct Received {
     /// What `body()` returns: every piece read for it (not those `chunk()` returned).
     bytes: BytesMut,
+    /// How much of `bytes` `chunk()` has handed out: a body collected before the handler
+    /// ran (a mock's body matcher reads it) is still the start of what `chunk()` returns.
+    chunked: usize,
     /// The request log's copy: the first `log_limit` bytes of the body, however read.
     logged: BytesMut,
     /// Every body byte read so far, kept or not (the body limit counts these).
     total: u64,
     complete: bool,
+    /// The handler returned before the body was read to its end, and the server drained
+    /// (read and discarded) body bytes or left them unread: a later reader can no longer
+    /// get the whole body.
+    cut_off: bool,
     trailers: HeaderMap,
 }
 
@@ -174,10 +181,25 @@ impl Request {
     /// The next piece of the body, `None` at its end. Sends `100 Continue` first if the
     /// client asked for it.
     ///
+    /// The connection serves the body while the handler runs. A read after the handler
+    /// returned (from a task it spawned) of a body the handler had not read to its end
+    /// fails with [`BodyError::Closed`]: the server has read and discarded the rest (or
+    /// closed the connection on it). Once the handler has read all of it, later reads end.
+    ///
     /// A piece is held nowhere once returned, so an upload read this way streams in
     /// bounded memory, and a later [`body`](Self::body) returns only the rest. (The
     /// request log keeps its own copy of at most the server's `record_body_limit` bytes.)
+    /// What [`body`](Self::body) collected already (a mock's body matcher reads the body
+    /// before the routes run) comes first.
     pub async fn chunk(&self) -> Result<Option<Bytes>, BodyError> {
+        {
+            let mut received = self.received();
+            if received.chunked < received.bytes.len() {
+                let collected = Bytes::copy_from_slice(&received.bytes[received.chunked..]);
+                received.chunked = received.bytes.len();
+                return Ok(Some(collected));
+            }
+        }
         self.next_piece(false).await
     }
 
@@ -185,6 +207,10 @@ impl Request {
     pub(crate) async fn next_piece(&self, keep: bool) -> Result<Option<Bytes>, BodyError> {
         let Some(reader) = &self.inner.body else { return Ok(None) };
         let piece: Option<Bytes> = reader.next().await?;
+        if piece.is_none() && self.received().cut_off {
+            // Not the end of the body: the end of the handler's turn to read it.
+            return Err(BodyError::Closed);
+        }
         if let (true, Some(data)) = (keep, &piece) {
             self.received().bytes.extend_from_slice(data);
         }
@@ -204,6 +230,11 @@ impl Request {
         Ok(())
     }
 
+    /// Notes that body bytes the handler left were drained or abandoned by the server.
+    pub(crate) fn note_cut_off(&self) {
+        self.received().cut_off = true;
+    }
+
     /// Notes the end of the body, with its trailers.
     pub(crate) fn note_end(&self, trailers: HeaderMap) {
         let mut received = self.received();
@@ -212,6 +243,7 @@ impl Request {
     }
 
     /// The whole body (read now if it has not been). Bounded by the server's body limit.
+    /// Read after the handler returned, see [`chunk`](Self::chunk).
     pub async fn body(&self) -> Result<Bytes, BodyError> {
         while self.next_piece(true).await?.is_some() {}
         Ok(self.received().bytes.clone().freeze())

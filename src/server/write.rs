@@ -56,20 +56,24 @@ pub(super) async fn write_reply(
         Some(Fault::WrongContentLength(length)) => Some(length),
         _ => None,
     };
+    // Transfer-Encoding is framing, and the server frames every reply itself (chunked
+    // for a streamed body, below): a handler's would go out beside Content-Length, over
+    // a body that is not chunked (RFC 9112 §6.1).
+    reply.headers.remove(header::TRANSFER_ENCODING);
     // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
     // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
     let tunnel = *method == Method::CONNECT && status.is_success();
     if tunnel {
         reply.headers.remove(header::CONTENT_LENGTH);
-        reply.headers.remove(header::TRANSFER_ENCODING);
         *keep_alive = false;
     }
     let no_body =
         tunnel || *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
     let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
+    // (`WrongContentLength` states a length on purpose that the body does not keep.)
     let streamed_length = match &body {
-        Body::Stream(_) => declared_length(&reply.headers),
-        Body::Full(_) => None,
+        Body::Stream(_) if wrong_length.is_none() => declared_length(&reply.headers),
+        _ => None,
     };
     // The Content-Length the server states for a complete body.
     let mut content_length = None;
@@ -157,7 +161,14 @@ async fn write_framed(
             }
             let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
             let mut framed = Vec::new();
-            while let Some((chunk, written)) = chunks.recv().await {
+            while let Some((mut chunk, written)) = chunks.recv().await {
+                // Never past the stream's own Content-Length: the client would read the
+                // rest as the start of the next response. The stream ends there.
+                let over = streamed_length.filter(|&length| out.body_bytes + chunk.len() as u64 > length);
+                if let Some(length) = over {
+                    chunk.truncate((length - out.body_bytes) as usize);
+                    *keep_alive = false;
+                }
                 if chunked && out.is_plain() {
                     // One write per chunk: its size line, data and CRLF together.
                     framed.clear();
@@ -167,7 +178,7 @@ async fn write_framed(
                 } else {
                     out.chunk(&chunk, chunked).await?;
                 }
-                if out.cut {
+                if out.cut || over.is_some() {
                     break;
                 }
                 let _ = written.send(());
