@@ -581,3 +581,61 @@ async fn graceful_shutdown_with_pipelined_requests_behind_the_one_in_flight_clos
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// Expect lists, interim statuses from handlers
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_expectation_we_do_not_know_is_417_wherever_it_is_in_the_list() {
+    within(async {
+        let (server, counts) = counting_server(|b| b).await;
+        for expect in [
+            "Expect: 100-continue\r\nExpect: foo\r\n",
+            "Expect: foo\r\nExpect: 100-continue\r\n",
+            "Expect: 100-continue, foo\r\n",
+            "Expect: 100-continue,\r\nExpect: , bar\r\n",
+        ] {
+            let request =
+                format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\n{expect}Content-Length: 5\r\n\r\nhello");
+            one_reply_then_close(&server, request.as_bytes(), 417, false).await;
+        }
+        assert_eq!(counts.get(), (0, 0, 0));
+        // 100-continue said twice, or in any case, is still only 100-continue.
+        let mut client = RawClient::connect(&server).await;
+        for expect in
+            ["Expect: 100-continue\r\nExpect: 100-Continue\r\n", "Expect: 100-CONTINUE , 100-continue\r\n"]
+        {
+            client
+                .send(format!("POST /body HTTP/1.1\r\nHost: {HOST}\r\n{expect}Content-Length: 5\r\n\r\n"))
+                .await;
+            assert_eq!(client.read_head().await.status, 100, "{expect:?}");
+            client.send("hello").await;
+            assert_eq!(client.response().await.text(), "got 5 bytes");
+        }
+        server.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_handler_answering_with_an_interim_status_gets_500() {
+    within(async {
+        let server = Server::builder()
+            .route("/early-hints", |_req| async { Reply::new(103).with_header("link", "</a.css>") })
+            .route("/switch", |_req| async { Reply::new(101) })
+            .start()
+            .await
+            .unwrap();
+        let mut client = RawClient::connect(&server).await;
+        for path in ["/early-hints", "/switch"] {
+            let res = client.request(get(path)).await;
+            assert_eq!(res.status, 500, "{path}: {}", lossy(&res.raw));
+            assert!(res.text().contains("interim"), "{}", res.text());
+        }
+        // The connection is still in step: the next reply is the next request's.
+        assert_eq!(client.request(get("/missing")).await.status, 404);
+        server.shutdown().await;
+    })
+    .await
+}

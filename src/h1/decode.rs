@@ -4,7 +4,10 @@
 //! (`BytesMut::split_to`). The chunked decoder is an explicit state machine with one small
 //! function per state, so every byte the peer can send lands in exactly one match arm.
 
-use super::limits::{MAX_CHUNK_EXTENSIONS_TOTAL, MAX_CHUNK_EXTENSION_LINE, MAX_HEADERS, MAX_TRAILER_SIZE};
+use super::limits::{
+    MAX_CHUNK_EXTENSIONS_TOTAL, MAX_CHUNK_EXTENSION_LINE, MAX_CHUNK_SIZE_DIGITS, MAX_HEADERS,
+    MAX_TRAILER_SIZE,
+};
 use super::parse::header_map;
 use super::{BodyMode, ProtocolError};
 use bytes::{Buf, Bytes, BytesMut};
@@ -156,8 +159,9 @@ struct Chunked {
     state: ChunkState,
     /// The size being parsed, then the bytes left in the current chunk.
     size: u64,
-    /// Whether the size line has at least one digit (an empty size is invalid).
-    size_digits: bool,
+    /// Digits on the size line so far (none is invalid; leading zeros count, so that a
+    /// peer cannot send an endless line of them, which would be progress without bytes).
+    size_digits: usize,
     /// Extension bytes on the current size line, for the per-line limit.
     extension_line: usize,
     /// Extension bytes over the whole body, for the per-body limit.
@@ -183,7 +187,7 @@ impl Chunked {
                 ChunkState::Data => unreachable!("handled above"),
                 ChunkState::DataCr => Self::expect(byte, b'\r', ChunkState::DataLf)?,
                 ChunkState::DataLf => {
-                    self.size_digits = false;
+                    self.size_digits = 0;
                     Self::expect(byte, b'\n', ChunkState::Size)?
                 }
                 ChunkState::Trailers => {
@@ -202,13 +206,16 @@ impl Chunked {
             b'0'..=b'9' => byte - b'0',
             b'a'..=b'f' => byte - b'a' + 10,
             b'A'..=b'F' => byte - b'A' + 10,
-            _ if !self.size_digits => return Err(ProtocolError::InvalidChunkSize),
+            _ if self.size_digits == 0 => return Err(ProtocolError::InvalidChunkSize),
             b'\n' => return Err(ProtocolError::InvalidChunkTerminator),
             b' ' | b'\t' | b';' => return self.extension(ChunkState::SizeWhitespace, byte),
             b'\r' => return Ok(ChunkState::SizeLf),
             _ => return Err(ProtocolError::InvalidChunkSize),
         };
-        self.size_digits = true;
+        self.size_digits += 1;
+        if self.size_digits > MAX_CHUNK_SIZE_DIGITS {
+            return Err(ProtocolError::InvalidChunkSize);
+        }
         self.size = self
             .size
             .checked_mul(16)
@@ -422,6 +429,12 @@ mod tests {
             (b"10000000000000000\r\n", ChunkSizeOverflow),
             (b"fffffffffffffffff\r\n", ChunkSizeOverflow),
         ];
+        // Leading zeros are allowed, up to the digit limit.
+        let mut zeros = "0".repeat(MAX_CHUNK_SIZE_DIGITS - 1);
+        zeros.push_str("5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(decode_both_ways(BodyMode::Chunked, zeros.as_bytes()).unwrap().0, b"hello");
+        zeros.insert(0, '0');
+        assert_eq!(decode_both_ways(BodyMode::Chunked, zeros.as_bytes()), Err(InvalidChunkSize));
         for (input, expected) in cases {
             assert_eq!(
                 decode_both_ways(BodyMode::Chunked, input),

@@ -17,6 +17,12 @@ pub const MAX_TRAILER_SIZE: usize = 16 * 1024;
 /// Extensions carry no meaning for us; they are skipped, but never without bound.
 pub const MAX_CHUNK_EXTENSION_LINE: usize = 4 * 1024;
 
+/// Most digits in one chunk size, leading zeros included.
+///
+/// Sixteen hex digits hold any 64-bit size; the rest can only be zeros, and a line of
+/// endless zeros would keep a connection busy without a byte of body.
+pub const MAX_CHUNK_SIZE_DIGITS: usize = 64;
+
 /// Most chunk-extension bytes accepted over a whole body.
 ///
 /// Without a total, a peer could send endless one-byte chunks each with a 4 KiB extension

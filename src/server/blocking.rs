@@ -11,7 +11,8 @@ use std::time::Duration;
 /// It dereferences to the [`Server`], so `url`, `requests` and the rest work as usual.
 /// Dropping it (or [`shutdown`](Self::shutdown)) shuts the server down gracefully and
 /// waits for its thread; a panic on that thread (a failed check when the server is
-/// dropped) comes back to the caller.
+/// dropped) comes back to the caller. Dropped while the caller's thread panics, it does
+/// not wait: the shutdown finishes on the server's thread.
 ///
 /// ```
 /// use courier::server::{Reply, Server};
@@ -111,6 +112,18 @@ impl std::ops::Deref for BlockingServer {
 
 impl Drop for BlockingServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test unwinds: stop accepting, and let graceful shutdown finish on
+            // the server's own thread rather than hold the panic up (a half-sent request
+            // could keep it for the request timeout).
+            if let Some(server) = &self.server {
+                server.shutdown_handle().trigger();
+            }
+            if let (Some(server), Some(stop)) = (self.server.take(), self.stop.take()) {
+                let _ = stop.send(server);
+            }
+            return;
+        }
         self.stop_and_join();
     }
 }

@@ -90,6 +90,9 @@ struct Reading {
     decoder: BodyDecoder,
     /// The client sent `Expect: 100-continue` and has not been told to go ahead yet.
     send_continue: bool,
+    /// The `100 Continue` was being written when its read was cancelled (the handler
+    /// finished first): part of it may be on the wire, so no reply may follow it.
+    continue_cut: bool,
     /// A piece read for a demand whose answer slot is gone (a cancelled read keeps its
     /// slot for the next read, see `BodyReader::pending`, so only a reader dropped whole):
     /// the next demand, or the server's drain, gets it, so no byte of the body is lost.
@@ -104,7 +107,7 @@ impl IncomingBody {
     pub(crate) fn new(decoder: BodyDecoder, send_continue: bool) -> (Self, BodyReader) {
         // One demand at a time is all a reader makes: it waits for each answer.
         let (demands_in, demands) = mpsc::channel(1);
-        let reading = Reading { decoder, send_continue, unclaimed: None, ended: None };
+        let reading = Reading { decoder, send_continue, continue_cut: false, unclaimed: None, ended: None };
         (Self { demands, reading }, BodyReader::new(demands_in))
     }
 
@@ -117,6 +120,11 @@ impl IncomingBody {
     /// carry another request.
     pub(crate) fn failed(&self) -> bool {
         matches!(self.reading.ended, Some(Err(_)))
+    }
+
+    /// True when a `100 Continue` was cut short mid-write: the connection can carry no reply.
+    pub(crate) fn continue_cut_short(&self) -> bool {
+        self.reading.continue_cut
     }
 
     /// True when the client still waits for `100 Continue`: nobody asked for the body.
@@ -180,11 +188,12 @@ impl Reading {
             None => {}
         }
         if self.send_continue {
-            // (Cleared only once written: a write cut short must be written again.)
+            // (Marked while it is written: a write cut short leaves the wire unusable.)
+            self.continue_cut = true;
             conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
                 .map_err(|_| self.fail(BodyError::Closed))?;
-            self.send_continue = false;
+            (self.send_continue, self.continue_cut) = (false, false);
         }
         match conn.read_body_event(&mut self.decoder).await {
             Ok(BodyEvent::Data(data)) => match request.note_piece(&data) {

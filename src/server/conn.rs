@@ -3,7 +3,6 @@
 
 use super::body::IncomingBody;
 use super::hooks::{ConnectionInfo, Sent, ServerError};
-use super::reply::Fault;
 use super::request::BodyError;
 use super::write::write_reply;
 use super::{Reply, Request, Shared};
@@ -210,6 +209,12 @@ async fn serve_one(
     if let Some(upgrade) = reply.upgrade.take() {
         return Box::pin(hand_over(conn, reply, upgrade, &request, entry, info, shared)).await;
     }
+    // A 1xx is never a final answer (nor a 101 without a hand-over): a client would take
+    // the next reply for this request's.
+    if reply.status.is_informational() {
+        reply =
+            http_error(info, shared, Reply::error(500, "a handler answered with an interim (1xx) status"));
+    }
 
     let mut keep_alive = shared.keep_alive
         && client_keeps_alive
@@ -228,6 +233,10 @@ async fn serve_one(
                 reply = http_error(info, shared, Reply::error(status, &message));
                 (keep_alive, body_left) = (false, true);
             }
+            Leftover::Broken => {
+                shared.recorder().answer(entry, &request, None);
+                return Next::Close { linger: false };
+            }
         }
     }
     // Late readers (a task the handler spawned) are answered from now on: the end of a
@@ -236,10 +245,9 @@ async fn serve_one(
 
     // The log has the whole request before any byte of the reply goes out: a client that
     // has read the reply finds its request there.
-    let status = reply.fault.as_ref().is_none_or(Fault::completes_reply).then_some(reply.status);
-    shared.recorder().answer(entry, &request, status);
+    let log = |status| shared.recorder().answer(entry, &request, status);
     let written =
-        write_reply(conn, out, reply, &method, version, &mut keep_alive, shared, Some(&request)).await;
+        write_reply(conn, out, reply, &method, version, &mut keep_alive, shared, Some(&request), log).await;
     if !matches!(written, Ok(Some(_))) {
         shared.recorder().unsent(entry);
     }
@@ -347,11 +355,9 @@ fn check_head(
         }
     }
     let send_continue = match fields.expect {
-        None => false,
-        Some(value) if value.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
-            head.version == Version::HTTP_11 && !mode.is_empty()
-        }
-        Some(_) => return Err((417, "only Expect: 100-continue is supported".into())),
+        Expectation::None => false,
+        Expectation::Continue => head.version == Version::HTTP_11 && !mode.is_empty(),
+        Expectation::Other => return Err((417, "only Expect: 100-continue is supported".into())),
     };
     Ok((!mode.is_empty()).then_some((mode, send_continue)))
 }
@@ -421,14 +427,36 @@ fn is_authority_form(target: &str) -> bool {
     port_ok && host_ok
 }
 
+/// What a request's Expect fields ask for. Expect is a list, possibly over several fields:
+/// one element we do not know (`100-continue, foo`) is enough for a 417.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expectation {
+    None,
+    Continue,
+    Other,
+}
+
+impl Expectation {
+    /// Adds one Expect field's elements.
+    fn and(self, value: &HeaderValue) -> Self {
+        let elements = value.as_bytes().split(|&byte| byte == b',').map(<[u8]>::trim_ascii);
+        elements.filter(|element| !element.is_empty()).fold(self, |so_far, element| {
+            match (so_far, element.eq_ignore_ascii_case(b"100-continue")) {
+                (Self::Other, _) | (_, false) => Self::Other,
+                (_, true) => Self::Continue,
+            }
+        })
+    }
+}
+
 /// The request fields the server's checks read, gathered in one pass over the head: a
 /// `HeaderMap` lookup hashes the name, and most requests carry a handful of fields.
 struct RequestFields<'a> {
     hosts: usize,
     /// The first Host value.
     host: Option<&'a HeaderValue>,
-    /// The first Expect value.
-    expect: Option<&'a HeaderValue>,
+    /// What the Expect fields ask, all of them together.
+    expect: Expectation,
     /// Connection lists `close` / `keep-alive`.
     close: bool,
     keep_alive: bool,
@@ -436,13 +464,14 @@ struct RequestFields<'a> {
 
 impl<'a> RequestFields<'a> {
     fn gather(headers: &'a HeaderMap) -> Self {
-        let mut fields = Self { hosts: 0, host: None, expect: None, close: false, keep_alive: false };
+        let mut fields =
+            Self { hosts: 0, host: None, expect: Expectation::None, close: false, keep_alive: false };
         for (name, value) in headers {
             if name == header::HOST {
                 fields.hosts += 1;
                 fields.host.get_or_insert(value);
             } else if name == header::EXPECT {
-                fields.expect.get_or_insert(value);
+                fields.expect = fields.expect.and(value);
             } else if name == header::CONNECTION {
                 fields.close |= h1::list_has_token([value], "close");
                 fields.keep_alive |= h1::list_has_token([value], "keep-alive");
@@ -470,6 +499,9 @@ enum Leftover {
     Abandoned,
     /// Draining found the body broken: the request is refused with this status.
     Refused(u16, String),
+    /// A `100 Continue` was cut short mid-write: no reply can follow it on this
+    /// connection, which just closes.
+    Broken,
 }
 
 /// Reads what the handler left of the body, up to the drain limit. Body bytes it drains,
@@ -485,6 +517,9 @@ async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &R
 
 /// [`finish_body`]'s reading.
 async fn drain_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+    if body.continue_cut_short() {
+        return Leftover::Broken;
+    }
     if body.failed() {
         // After a body error (too large, malformed) the rest of the stream cannot be trusted.
         return Leftover::Abandoned;
@@ -548,7 +583,7 @@ async fn reject(
     let method = if head_request { Method::HEAD } else { Method::GET };
     let mut keep_alive = false;
     let written =
-        write_reply(conn, out, reply, &method, Version::HTTP_11, &mut keep_alive, shared, None).await;
+        write_reply(conn, out, reply, &method, Version::HTTP_11, &mut keep_alive, shared, None, |_| {}).await;
     // What is buffered is the refused request (and whatever followed it): read already,
     // so it cannot cause a reset. Whether more is coming decides the linger.
     conn.discard_buffered();

@@ -103,9 +103,16 @@ impl Fault {
         !matches!(self, Self::DelayHead(_) | Self::Trickle { .. })
     }
 
-    /// A complete reply goes out, right or wrong (what the request log records as sent).
-    pub(crate) fn completes_reply(&self) -> bool {
-        matches!(self, Self::DelayHead(_) | Self::Trickle { .. } | Self::WrongContentLength(_))
+    /// A complete reply goes out, right or wrong (what the request log records as sent):
+    /// `head` bytes of head, then `body` bytes of body when its length is known (a
+    /// streamed body's is not).
+    pub(crate) fn completes(&self, head: u64, body: Option<u64>) -> bool {
+        match self {
+            Self::DelayHead(_) | Self::Trickle { .. } | Self::WrongContentLength(_) => true,
+            Self::CloseAfter(limit) => body.is_some_and(|body| head + body <= *limit as u64),
+            Self::CloseAfterBody(limit) => body.is_some_and(|body| body <= *limit),
+            Self::ResetAfterBody(_) | Self::Reset | Self::Stall | Self::Raw(_) => false,
+        }
     }
 }
 

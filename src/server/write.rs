@@ -16,7 +16,9 @@ const CHUNKED: HeaderValue = HeaderValue::from_static("chunked");
 /// Writes a reply with the server's default headers and correct framing, through its
 /// fault if it has one. May turn `keep_alive` off (close-delimited bodies, faults, a
 /// handler's `Connection: close`). `Ok(None)`: no complete reply went out (a fault).
-/// `head` is the connection's reply buffer (empty; left empty).
+/// `head` is the connection's reply buffer (empty; left empty). `log` is told, before the
+/// first byte goes out, which status the request log should show: the reply's, or `None`
+/// when a fault keeps a complete reply from going out.
 #[allow(clippy::too_many_arguments)] // each is one thing the writer needs, passed as is
 pub(super) async fn write_reply(
     conn: &mut Connection,
@@ -27,26 +29,29 @@ pub(super) async fn write_reply(
     keep_alive: &mut bool,
     shared: &Shared,
     request: Option<&Request>,
+    log: impl FnOnce(Option<http::StatusCode>),
 ) -> io::Result<Option<Sent>> {
     let status = reply.status;
     let fault = reply.fault.take();
-    // Faults that replace the reply, and the one that only delays it.
+    // Faults that replace the reply.
     match &fault {
         Some(Fault::Reset) => {
+            log(None);
             conn.reset();
             return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset by a scripted fault"));
         }
         Some(Fault::Raw(bytes)) => {
+            log(None);
             *keep_alive = false;
             conn.write_all(bytes).await?;
             return Ok(None);
         }
         Some(Fault::Stall) => {
+            log(None);
             *keep_alive = false;
             stall(conn, shared).await;
             return Ok(None);
         }
-        Some(Fault::DelayHead(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
     if fault.as_ref().is_some_and(Fault::ends_connection) {
@@ -101,6 +106,16 @@ pub(super) async fn write_reply(
         content_length = wrong_length;
     }
     write_head(head, &reply, content_length, version, keep_alive, shared);
+    let full_length = match &body {
+        Body::Full(bytes) if !no_body => Some(bytes.len() as u64),
+        Body::Full(_) => Some(0),
+        Body::Stream(_) if no_body => Some(0),
+        Body::Stream(_) => None,
+    };
+    log(fault.as_ref().is_none_or(|fault| fault.completes(head.len() as u64, full_length)).then_some(status));
+    if let Some(Fault::DelayHead(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
     let written = write_framed(
         conn,
         head,
