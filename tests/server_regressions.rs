@@ -1,6 +1,9 @@
 #![cfg(feature = "server")]
-//! Findings of the review of the server-side changes since 82fbac2: each test shows one
-//! confirmed bug (those not fixed on this branch are `#[ignore = "bug: ..."]`).
+//! Regression tests for server bugs found in review, one test per bug: body pieces lost
+//! to cancelled reads or to a mock's body matcher, late readers getting a short body as
+//! `Ok`, framing fields a handler set going out beside ours, a streamed reply overrunning
+//! its Content-Length, empty lines before the request line, a mid-body close reported as
+//! malformed, and the log's status for a fault that did not cut the reply.
 
 mod support;
 use support::within;
