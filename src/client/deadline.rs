@@ -8,6 +8,19 @@
 //! `io::ErrorKind::TimedOut`, so `Error::is_timeout()` is true for both time bounds.
 
 use std::future::Future;
+
+/// `$step.await` bounded by the deadline `$deadline`, as an `io::Result`. Without a
+/// deadline the step is awaited as it is: a wrapper future would move the step into itself
+/// first (a `memcpy` of the step's state on every call, on the path of every request).
+macro_rules! bounded {
+    ($deadline:expr, $step:expr) => {
+        match $deadline.is_set() {
+            false => Ok($step.await),
+            true => $deadline.bound($step).await,
+        }
+    };
+}
+pub(crate) use bounded;
 use std::io;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -32,6 +45,11 @@ impl Deadline {
             Some(limit) => Self { at: Some(crate::io::deadline_after(limit)), limit },
             None => Self::NONE,
         }
+    }
+
+    /// True when the request has a deadline (else every bound is a plain `.await`).
+    pub(crate) fn is_set(&self) -> bool {
+        self.at.is_some()
     }
 
     /// True when a pause of `pause` would end before the deadline (always, without one).

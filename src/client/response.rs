@@ -1,5 +1,7 @@
-//! The Response: status (real or 595..599), headers, body, redirect chain, and the body handle.
+//! The Response: status (real or 595..599), headers, body, redirect chain, the streamed
+//! body's `chunk()`, and the body handle.
 
+use super::body_reader::BodyReader;
 use super::exclusive::Exclusive;
 use crate::error::{Error, ErrorKind};
 use crate::h1::ResponseHead;
@@ -48,7 +50,7 @@ pub struct Response {
     pub(crate) body_handle: Option<Exclusive<BodyHandle>>,
     /// The unread body of a streamed response (`send_streaming`). Boxed: it is half a
     /// kilobyte, and every response is moved several times on its way to the caller.
-    pub(crate) body_reader: Option<Exclusive<Box<super::body_stream::BodyReader>>>,
+    pub(crate) body_reader: Option<Exclusive<Box<BodyReader>>>,
 }
 
 impl Response {
@@ -233,6 +235,44 @@ impl Response {
             Some(error) => Err(error),
             None => Ok(self),
         }
+    }
+
+    /// The next piece of a body opened with
+    /// [`send_streaming`](crate::RequestBuilder::send_streaming); `Ok(None)` at its end
+    /// (then the connection goes back to the pool and [`trailers`](Self::trailers) are
+    /// set). A failure is a 597 error; dropping the response early closes the connection.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let mut res = courier::get("http://127.0.0.1:8080/big").send_streaming().await;
+    /// let mut total = 0;
+    /// while let Some(chunk) = res.chunk().await? {
+    ///     total += chunk.len();
+    /// }
+    /// println!("{} bytes", total);
+    /// # Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let Some(reader) = self.body_reader.as_mut() else { return Ok(None) };
+        match reader.get_mut().next().await {
+            Ok(Some(data)) => Ok(Some(data)),
+            Ok(None) => {
+                if let Some(reader) = self.body_reader.take() {
+                    self.trailers = reader.into_inner().trailers;
+                }
+                Ok(None)
+            }
+            // Dropping the reader closes the connection (if it is still open).
+            Err(error) => {
+                self.body_reader = None;
+                Err(error.with_url(&self.url))
+            }
+        }
+    }
+
+    /// True while some of a streamed body is still unread.
+    pub fn has_more_body(&self) -> bool {
+        self.body_reader.is_some()
     }
 
     /// The whole body. For a streamed response

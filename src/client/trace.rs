@@ -7,8 +7,9 @@
 
 #[cfg(feature = "tracing")]
 mod enabled {
-    use crate::client::request::Request;
-    use crate::client::{ConnectionEvent, EventKind, Response};
+    use crate::client::events::{ConnectionEvent, EventKind};
+    use crate::client::prepared::PreparedRequest;
+    use crate::client::response::Response;
     use std::future::Future;
     use tracing::Instrument;
 
@@ -23,7 +24,7 @@ mod enabled {
     /// One connection event, with its parts as fields and its `Display` as the message.
     pub(crate) fn connection_event(event: &ConnectionEvent) {
         let (reason, status, retry, pause_ms) = match event.kind {
-            EventKind::Close(reason) => (Some(reason), None, None, None),
+            EventKind::Close(reason) => (Some(reason.as_str()), None, None, None),
             EventKind::Backoff { status, retry, pause } => {
                 (None, Some(status), Some(retry), Some(pause.as_millis() as u64))
             }
@@ -45,7 +46,7 @@ mod enabled {
     }
 
     /// The span for `request`: its method and URL; the final status is recorded on it.
-    pub(crate) fn request_span(request: &Request) -> Span {
+    pub(crate) fn request_span(request: &PreparedRequest) -> Span {
         tracing::debug_span!(
             target: "courier::request",
             "request",
@@ -78,8 +79,8 @@ pub(crate) use enabled::*;
 
 #[cfg(not(feature = "tracing"))]
 mod disabled {
-    use crate::client::request::Request;
-    use crate::client::ConnectionEvent;
+    use crate::client::events::ConnectionEvent;
+    use crate::client::prepared::PreparedRequest;
 
     /// No span without the feature.
     pub(crate) struct Span;
@@ -93,7 +94,7 @@ mod disabled {
     pub(crate) fn connection_event(_event: &ConnectionEvent) {}
 
     #[inline(always)]
-    pub(crate) fn request_span(_request: &Request) -> Span {
+    pub(crate) fn request_span(_request: &PreparedRequest) -> Span {
         Span
     }
 
