@@ -192,8 +192,9 @@ impl Connection {
         stop: fn(&[u8]) -> bool,
     ) -> io::Result<Written> {
         let timeout = self.timeout;
-        let idle = tokio::time::sleep(timeout);
-        tokio::pin!(idle);
+        // The activity timer starts only if the socket does not take everything at once
+        // (most writes finish in their first poll, and a timer costs more than the write).
+        let mut idle = std::pin::pin!(None::<tokio::time::Sleep>);
         let mut remaining = data;
         poll_fn(|cx| loop {
             if remaining.is_empty() {
@@ -203,7 +204,9 @@ impl Connection {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(written)) => {
                     remaining = &remaining[written..];
-                    idle.as_mut().reset(deadline_after(timeout));
+                    if let Some(timer) = idle.as_mut().as_pin_mut() {
+                        timer.reset(deadline_after(timeout));
+                    }
                 }
                 Poll::Ready(Err(error)) => {
                     let answered = self.poll_input(cx, stop) || !self.read_buf.is_empty();
@@ -213,7 +216,10 @@ impl Connection {
                     if self.poll_input(cx, stop) {
                         return Poll::Ready(Ok(Written::Interrupted));
                     }
-                    if idle.as_mut().poll(cx).is_ready() {
+                    if idle.is_none() {
+                        idle.set(Some(tokio::time::sleep_until(deadline_after(timeout))));
+                    }
+                    if idle.as_mut().as_pin_mut().is_some_and(|timer| timer.poll(cx).is_ready()) {
                         return Poll::Ready(Err(timed_out(timeout)));
                     }
                     return Poll::Pending;
@@ -241,9 +247,13 @@ impl Connection {
     }
 
     /// Reads once more into the buffer, under the activity timeout; `Ok(0)` means the peer
-    /// closed its side. For a sans-IO machine fed from [`buffer`](Self::buffer).
+    /// closed its side. For a sans-IO machine fed from [`buffer`](Self::buffer). The same
+    /// as `read_more`, in a future a third its size: it is awaited inside every request's
+    /// state, which is moved as a whole.
     pub(crate) async fn fill(&mut self) -> io::Result<usize> {
-        self.read_more().await
+        let timeout = self.timeout;
+        let read = std::pin::pin!(self.read_once());
+        until(read, || deadline_after(timeout)).await.unwrap_or_else(|| Err(timed_out(timeout)))
     }
 
     /// The bytes read but not consumed: a sans-IO machine takes what it can from them.
@@ -415,6 +425,30 @@ pub(crate) async fn with_timeout<T>(
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(limit)),
     }
+}
+
+/// `step`, or `None` if it is not done by the instant `at` gives. The timer is made only
+/// when the first poll finds the step not ready (so `at` is not even computed for a ready
+/// step), and the step is pinned by the caller: this future adds only the timer to it.
+pub(crate) async fn until<F: Future>(
+    mut step: Pin<&mut F>,
+    at: impl FnOnce() -> tokio::time::Instant,
+) -> Option<F::Output> {
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+    let mut at = Some(at);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = step.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if let Some(at) = at.take() {
+            timer.set(Some(tokio::time::sleep_until(at())));
+        }
+        match timer.as_mut().as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// `limit` from now. Saturating: `Duration::MAX`, the usual way to say "no timeout", must

@@ -8,17 +8,21 @@
 //! `io::ErrorKind::TimedOut`, so `Error::is_timeout()` is true for both time bounds.
 
 use std::future::Future;
+use std::pin::Pin;
 
 /// `$step.await` bounded by the deadline `$deadline`, as an `io::Result`. Without a
-/// deadline the step is awaited as it is: a wrapper future would move the step into itself
-/// first (a `memcpy` of the step's state on every call, on the path of every request).
+/// deadline the step is awaited as it is; with one it is pinned where it is and
+/// [`Deadline::bound`] adds a timer beside it. (A wrapper future that took the step by value
+/// would hold it twice or three times over, in a state that every request moves around.)
 macro_rules! bounded {
-    ($deadline:expr, $step:expr) => {
-        match $deadline.is_set() {
-            false => Ok($step.await),
-            true => $deadline.bound($step).await,
+    ($deadline:expr, $step:expr) => {{
+        let deadline: &$crate::client::deadline::Deadline = &$deadline;
+        if deadline.is_set() {
+            deadline.bound(std::pin::pin!($step)).await
+        } else {
+            Ok($step.await)
         }
-    };
+    }};
 }
 pub(crate) use bounded;
 use std::io;
@@ -59,14 +63,13 @@ impl Deadline {
 
     /// Runs `step` unless the deadline strikes first (`Err`, a `TimedOut` error). Checked
     /// before each step too, so a body that is always ready (a fast, endless stream)
-    /// cannot outrun it. Without a deadline this is just `step.await`.
-    pub(crate) async fn bound<F: Future>(&self, step: F) -> io::Result<F::Output> {
+    /// cannot outrun it. Without a deadline this is just `step.await`. See [`bounded!`].
+    pub(crate) async fn bound<F: Future>(&self, step: Pin<&mut F>) -> io::Result<F::Output> {
         let Some(at) = self.at else { return Ok(step.await) };
-        let left = at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if at <= Instant::now() {
             return Err(self.expired());
         }
-        crate::io::within(left, step).await.map_err(|_| self.expired())
+        crate::io::until(step, || at).await.ok_or_else(|| self.expired())
     }
 
     /// The cause of a deadline failure.
@@ -84,15 +87,15 @@ mod tests {
         let deadline = Deadline::after(Some(Duration::from_secs(2)));
         assert!(deadline.allows(Duration::from_secs(1)));
         assert!(!deadline.allows(Duration::from_secs(2)));
-        assert_eq!(deadline.bound(async { 7 }).await.unwrap(), 7);
-        let stalled = deadline.bound(std::future::pending::<()>()).await.unwrap_err();
+        assert_eq!(bounded!(deadline, async { 7 }).unwrap(), 7);
+        let stalled = bounded!(deadline, std::future::pending::<()>()).unwrap_err();
         assert_eq!(stalled.kind(), io::ErrorKind::TimedOut);
         assert_eq!(stalled.to_string(), "deadline of 2s exceeded");
         // Past the deadline even a ready step fails.
-        assert!(deadline.bound(async { 7 }).await.is_err());
+        assert!(bounded!(deadline, async { 7 }).is_err());
         // No deadline: everything passes, any pause is allowed.
         assert!(Deadline::NONE.allows(Duration::MAX));
         let forever = Deadline::after(Some(Duration::MAX));
-        assert!(forever.bound(async { 1 }).await.is_ok());
+        assert!(bounded!(forever, async { 1 }).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use super::{run, trace, Client};
 use crate::error::{Error, ErrorKind};
 use bytes::Bytes;
 use http::Method;
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -452,17 +453,25 @@ impl<'a> RequestBuilder<'a> {
     /// }
     /// # }
     /// ```
-    pub async fn send(self) -> Response {
-        let Self { client, method, url, headers, body, options, invalid } = self;
-        if let Some(error) = invalid {
-            return Response::from_error(url.for_display(), error);
-        }
-        let config = client.config();
-        match PreparedRequest::validate(method, &url, headers, &config.default_headers, body) {
-            Ok(request) => {
-                trace::in_span(trace::request_span(&request), run::run(request, options, config)).await
+    pub fn send(self) -> impl Future<Output = Response> + Send + 'a {
+        // The builder's fields are used where they are, in the future's own copy of the
+        // builder: moving them out into locals would hold them twice in a state that is
+        // moved as a whole (this future is what a caller's task holds).
+        let mut this = self;
+        async move {
+            if let Some(error) = this.invalid.take() {
+                return Response::from_error(this.url.for_display(), error);
             }
-            Err(error) => Response::from_error(url.for_display(), error),
+            let config = this.client.config();
+            let body = std::mem::take(&mut this.body);
+            let headers = std::mem::take(&mut this.headers);
+            match PreparedRequest::validate(this.method, &this.url, headers, &config.default_headers, body) {
+                Ok(mut request) => {
+                    let span = trace::request_span(&request);
+                    trace::in_span(span, run::run(&mut request, &mut this.options, config)).await
+                }
+                Err(error) => Response::from_error(this.url.for_display(), error),
+            }
         }
     }
 

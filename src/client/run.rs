@@ -11,8 +11,8 @@ use super::decompress::Decoder;
 use super::events::{ConnectionEvent, EventKind};
 use super::exchange::{self, Exchange, Outcome, Plan, INLINE_BODY_LIMIT};
 use super::exclusive::Exclusive;
-use super::options::{Options, Progress};
-use super::pool::{Lease, PoolKey, TlsTag};
+use super::options::Options;
+use super::pool::{PoolKey, TlsTag};
 use super::prepared::PreparedRequest;
 use super::proxy::{ProxyScheme, ProxyServer};
 use super::redirect;
@@ -46,7 +46,11 @@ enum Hop {
 
 /// The main loop: runs `request` through every redirect hop and retry and returns the final
 /// response.
-pub(crate) async fn run(mut request: PreparedRequest, mut options: Options<'_>, config: &Config) -> Response {
+pub(crate) async fn run(
+    request: &mut PreparedRequest,
+    options: &mut Options<'_>,
+    config: &Config,
+) -> Response {
     let deadline = Deadline::after(options.deadline);
     let mut attempts = Attempts::new(options.retry.take(), options.upload.is_none());
     let mut hops: Vec<Response> = Vec::new();
@@ -59,10 +63,10 @@ pub(crate) async fn run(mut request: PreparedRequest, mut options: Options<'_>, 
         let follow_redirects = hops.len() < options.recurse as usize;
         // Boxed: whoever polls `send()` would otherwise move the hop's state around.
         let hop = Box::pin(hop(
-            &request,
+            request,
             target,
             referer.as_ref(),
-            &mut options,
+            options,
             config,
             follow_redirects,
             first_proxy.as_ref(),
@@ -73,28 +77,27 @@ pub(crate) async fn run(mut request: PreparedRequest, mut options: Options<'_>, 
         let (hop, location) = match hop {
             // A failure before any head (595, 596) may be retried here; a status the server
             // gave was considered by the exchange, before any callback saw it.
-            Hop::Final(response) => match attempts.pause_after(&request, &response, &deadline) {
+            Hop::Final(response) => match attempts.pause_after(request, &response, &deadline) {
                 Some(pause) if response.is_error() => {
-                    back_off(config, &request, options.session_id.as_ref(), &attempts, &response, pause)
-                        .await;
+                    back_off(config, request, options.session_id.as_ref(), &attempts, &response, pause).await;
                     target = request.target();
                     continue;
                 }
                 _ => return with_redirect_chain(response, hops),
             },
             Hop::Retry(response, pause) => {
-                back_off(config, &request, options.session_id.as_ref(), &attempts, &response, pause).await;
+                back_off(config, request, options.session_id.as_ref(), &attempts, &response, pause).await;
                 target = request.target();
                 continue;
             }
             Hop::Redirect(hop, location) => (hop, location),
         };
-        let next = redirect::next_request(&request, hop.status(), &location);
+        let next = redirect::next_request(request, hop.status(), &location);
         hops.push(hop);
         match next {
             Ok(next) => {
                 target = next.target();
-                referer = Some(std::mem::replace(&mut request, next).url);
+                referer = Some(std::mem::replace(request, next).url);
             }
             Err((url, error)) => return with_redirect_chain(Response::from_error(url, error), hops),
         }
@@ -217,7 +220,7 @@ async fn hop(
         None => Some(request.body.len() as u64),
     };
     let mut meter = Meter::new(options.on_progress.as_mut(), send_total);
-    let (conn, head) = loop {
+    let (mut conn, head) = loop {
         let (mut conn, reused) = match lease.take_cached() {
             Some(conn) => (conn, true),
             None => {
@@ -267,6 +270,7 @@ async fn hop(
     if let Some(jar) = &options.cookie_jar {
         jar.store_from(&request.url, &head.headers);
     }
+    let progress = meter.progress;
     let mut response = Response::from_head(url, head);
     let mode = match exchange.body_mode() {
         Ok(mode) => mode,
@@ -274,57 +278,72 @@ async fn hop(
     };
     // The retry policy decides on the head, before any callback sees it.
     let pause = attempts.pause_after(request, &response, deadline);
-    let wire = Wire { conn, exchange, lease };
-    let progress = meter.progress;
-    match exchange::after_head(&response, pause, follow_redirects, upload.is_some()) {
-        Err(error) => Hop::Final(response.fail(error)),
-        Ok(Outcome::Deliver) => {
-            Hop::Final(deliver(wire, mode, response, options, progress, decoding, deadline).await)
-        }
-        Ok(Outcome::Retry(pause)) => {
-            // Read in part so that the connection can be reused; the response is dropped.
-            let _ = skip_body(wire, &mut response, deadline).await;
-            Hop::Retry(response, pause)
-        }
-        Ok(Outcome::Redirect(location)) => match skip_body(wire, &mut response, deadline).await {
-            Ok(()) => Hop::Redirect(response, location),
-            Err(error) => Hop::Final(response.fail(error)),
+    let outcome = match exchange::after_head(&response, pause, follow_redirects, upload.is_some()) {
+        Ok(outcome) => outcome,
+        Err(error) => return Hop::Final(response.fail(error)),
+    };
+    let (collect, content) = match outcome {
+        // A retried response and a redirect hop are read in part (so that the connection
+        // can be reused) and never reach the callbacks.
+        Outcome::Retry(_) | Outcome::Redirect(_) => (Collect::Keep(REDIRECT_BODY_LIMIT), None),
+        Outcome::Deliver => match deliver(&mut response, mode, options, decoding) {
+            Err(error) => return Hop::Final(response.fail(error)),
+            Ok(Delivery::Handle) => {
+                lease.hand_over();
+                let (io, buffered) = conn.into_parts();
+                response.body_handle = Some(Exclusive::new(BodyHandle::new(io, buffered.freeze())));
+                return Hop::Final(response);
+            }
+            // The caller reads the body (`Response::chunk`), with the deadline still on.
+            Ok(Delivery::Stream(content)) => {
+                let body =
+                    StreamedBody { content, deadline: *deadline, max_body_size: options.max_body_size };
+                let reader = BodyReader::new(conn, exchange, lease, body);
+                response.body_reader = Some(Exclusive::new(Box::new(reader)));
+                return Hop::Final(response);
+            }
+            Ok(Delivery::Read(content)) => (Collect::UpTo(options.max_body_size), content),
         },
+    };
+    let delivering = matches!(collect, Collect::UpTo(_));
+    let mut meter = Meter::resume(options.on_progress.as_mut().filter(|_| delivering), progress);
+    if let (true, BodyMode::Length(length)) = (delivering, mode) {
+        meter.progress.receive_total = Some(length);
+    }
+    let on_body = options.on_body.as_mut().filter(|_| delivering);
+    let meter = delivering.then_some(&mut meter);
+    let body =
+        wire::read_body(&mut conn, &mut exchange, &mut response, on_body, collect, meter, content, deadline);
+    let body = body.await;
+    if let Ok(complete) = body {
+        lease.release(conn, exchange.close_reason(complete));
+    }
+    match (outcome, body) {
+        (Outcome::Retry(pause), _) => Hop::Retry(response, pause),
+        (_, Err(error)) => Hop::Final(response.fail(error)),
+        (Outcome::Redirect(location), Ok(_)) => Hop::Redirect(response, location),
+        (Outcome::Deliver, Ok(_)) => Hop::Final(response),
     }
 }
 
-/// Reads a body nobody will see (a redirect hop's, a retried response's) up to
-/// [`REDIRECT_BODY_LIMIT`], keeping it with the hop, and returns the connection to the
-/// pool if the body ended within that (else it closes).
-async fn skip_body(wire: Wire, response: &mut Response, deadline: &Deadline) -> Result<(), Error> {
-    let Wire { mut conn, mut exchange, lease } = wire;
-    let collect = Collect::Keep(REDIRECT_BODY_LIMIT);
-    let complete =
-        wire::read_body(&mut conn, &mut exchange, response, None, collect, None, None, deadline).await?;
-    lease.release(conn, exchange.close_reason(complete));
-    Ok(())
+/// How the final response's body is delivered.
+enum Delivery {
+    /// The connection itself goes to the caller (`want_body_handle`).
+    Handle,
+    /// The caller reads the body (`send_streaming`), decoded through this if given.
+    Stream(Option<Decoder>),
+    /// It is read now (through `on_body`, or collected), decoded through this if given.
+    Read(Option<Decoder>),
 }
 
-/// A response's connection, with the exchange that knows how its body is framed and
-/// whether the connection may be reused, and its pool slot.
-struct Wire {
-    conn: Connection,
-    exchange: Exchange,
-    lease: Lease,
-}
-
-/// The final response: `on_header`, then its body handed over (`want_body_handle`), left
-/// to the caller (`send_streaming`), or read here (through `on_body`, or collected).
-async fn deliver(
-    wire: Wire,
+/// Prepares the final response: the content decoder, then `on_header`; says how its body
+/// is delivered.
+fn deliver(
+    response: &mut Response,
     mode: BodyMode,
-    mut response: Response,
     options: &mut Options<'_>,
-    progress: Progress,
     decoding: bool,
-    deadline: &Deadline,
-) -> Response {
-    let Wire { mut conn, mut exchange, lease } = wire;
+) -> Result<Delivery, Error> {
     let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let handed_over = options.want_body_handle && (!mode.is_empty() || switched);
     // Content decoding: only a body that is read here (not a redirect hop's, not a handed
@@ -336,52 +355,20 @@ async fn deliver(
         && !switched
         && response.status() != StatusCode::PARTIAL_CONTENT
     {
-        match Decoder::for_response(&mut response.headers) {
-            Ok(decoder) => content = decoder,
-            Err(error) => return response.fail(error),
-        }
+        content = Decoder::for_response(&mut response.headers)?;
     }
     if let Some(on_header) = options.on_header.as_mut() {
-        if !on_header(&response) {
-            return response.fail(Error::new(ErrorKind::Aborted, "request cancelled by on_header"));
+        if !on_header(response) {
+            return Err(Error::new(ErrorKind::Aborted, "request cancelled by on_header"));
         }
     }
-    if handed_over {
-        lease.hand_over();
-        let (io, buffered) = conn.into_parts();
-        response.body_handle = Some(Exclusive::new(BodyHandle::new(io, buffered.freeze())));
-        return response;
-    }
-    // A streamed response returns now; its body is read by the caller (`Response::chunk`).
-    if options.stream_body && !mode.is_empty() {
-        let body = StreamedBody { content, deadline: *deadline, max_body_size: options.max_body_size };
-        let reader = BodyReader::new(conn, exchange, lease, body);
-        response.body_reader = Some(Exclusive::new(Box::new(reader)));
-        return response;
-    }
-    let mut meter = Meter::resume(options.on_progress.as_mut(), progress);
-    if let BodyMode::Length(length) = mode {
-        meter.progress.receive_total = Some(length);
-    }
-    let on_body = options.on_body.as_mut();
-    let collect = Collect::UpTo(options.max_body_size);
-    let body = wire::read_body(
-        &mut conn,
-        &mut exchange,
-        &mut response,
-        on_body,
-        collect,
-        Some(&mut meter),
-        content,
-        deadline,
-    );
-    match body.await {
-        Ok(complete) => {
-            lease.release(conn, exchange.close_reason(complete));
-            response
-        }
-        Err(error) => response.fail(error),
-    }
+    Ok(if handed_over {
+        Delivery::Handle
+    } else if options.stream_body && !mode.is_empty() {
+        Delivery::Stream(content)
+    } else {
+        Delivery::Read(content)
+    })
 }
 
 /// The jar's Cookie header for this hop's URL, if a jar is in use.
