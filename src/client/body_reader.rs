@@ -25,7 +25,7 @@ pub(crate) struct BodyReader {
     /// The content decoder, for a compressed body that is being decoded.
     content: Option<Decoder>,
     /// The trailers, once the body's end has been read.
-    pub(crate) trailers: HeaderMap,
+    pub(crate) trailers: Option<Box<HeaderMap>>,
     /// The request's deadline still bounds its body, read after `send_streaming` returned.
     deadline: Deadline,
     /// The request's `max_body_size`, for [`Response::bytes`](crate::Response::bytes),
@@ -49,14 +49,7 @@ pub(crate) struct StreamedBody {
 impl BodyReader {
     pub(crate) fn new(conn: Connection, exchange: Exchange, lease: Lease, body: StreamedBody) -> Self {
         let StreamedBody { content, deadline, max_body_size } = body;
-        Self {
-            wire: Some((conn, lease)),
-            exchange,
-            content,
-            trailers: HeaderMap::new(),
-            deadline,
-            max_body_size,
-        }
+        Self { wire: Some((conn, lease)), exchange, content, trailers: None, deadline, max_body_size }
     }
 
     /// The request's `max_body_size`.
@@ -80,7 +73,7 @@ impl BodyReader {
                     None => return Ok(Some(data)),
                 },
                 BodyEvent::End(trailers) => {
-                    self.trailers = trailers;
+                    self.trailers = (!trailers.is_empty()).then(|| Box::new(trailers));
                     // The body ended cleanly: the connection goes back to the pool (or
                     // closes, saying why), before the last decoded chunks are handed out.
                     if let Some((conn, lease)) = self.wire.take() {

@@ -74,33 +74,31 @@ pub(crate) async fn run(
             &mut attempts,
         ))
         .await;
-        let (hop, location) = match hop {
+        // What the attempt ended in and the pause before the next one; the response is
+        // dropped before the pause, so the wait does not hold it.
+        let (status, pause) = match hop {
             // A failure before any head (595, 596) may be retried here; a status the server
             // gave was considered by the exchange, before any callback saw it.
             Hop::Final(response) => match attempts.pause_after(request, &response, &deadline) {
-                Some(pause) if response.is_error() => {
-                    back_off(config, request, options.session_id.as_ref(), &attempts, &response, pause).await;
-                    target = request.target();
-                    continue;
-                }
+                Some(pause) if response.is_error() => (response.status(), pause),
                 _ => return with_redirect_chain(response, hops),
             },
-            Hop::Retry(response, pause) => {
-                back_off(config, request, options.session_id.as_ref(), &attempts, &response, pause).await;
-                target = request.target();
+            Hop::Retry(response, pause) => (response.status(), pause),
+            Hop::Redirect(hop, location) => {
+                let next = redirect::next_request(request, hop.status(), &location);
+                hops.push(hop);
+                match next {
+                    Ok(next) => {
+                        target = next.target();
+                        referer = Some(std::mem::replace(request, next).url);
+                    }
+                    Err((url, error)) => return with_redirect_chain(Response::from_error(url, error), hops),
+                }
                 continue;
             }
-            Hop::Redirect(hop, location) => (hop, location),
         };
-        let next = redirect::next_request(request, hop.status(), &location);
-        hops.push(hop);
-        match next {
-            Ok(next) => {
-                target = next.target();
-                referer = Some(std::mem::replace(request, next).url);
-            }
-            Err((url, error)) => return with_redirect_chain(Response::from_error(url, error), hops),
-        }
+        back_off(config, request, options.session_id.as_ref(), &attempts, status, pause).await;
+        target = request.target();
     }
 }
 
@@ -111,10 +109,10 @@ async fn back_off(
     request: &PreparedRequest,
     session: Option<&String>,
     attempts: &Attempts,
-    response: &Response,
+    status: StatusCode,
     pause: Duration,
 ) {
-    let kind = EventKind::Backoff { status: response.status().as_u16(), retry: attempts.retries(), pause };
+    let kind = EventKind::Backoff { status: status.as_u16(), retry: attempts.retries(), pause };
     config.pool.announce(|| {
         let target = request.target();
         ConnectionEvent::about(kind, &target.scheme, &target.host, target.port, session, 0)
@@ -177,7 +175,6 @@ async fn hop(
             Some(None) => None,
             _ => proxy.authorization(),
         });
-    let cookie = jar_cookie(request, options);
     let decoding = wants_decoding(request, options);
     // A streamed body is used once, by the first hop (later hops either drop the body or,
     // for 307/308, are not followed).
@@ -188,18 +185,22 @@ async fn hop(
             return Hop::Final(Response::from_error(url, error));
         }
     }
-    let plan = Plan::new(request, upload.as_ref().map(|upload| upload.length), persistent);
-    let route = Route {
-        absolute_form,
-        proxy_authorization: proxy_authorization.as_ref(),
-        cookie: cookie.as_ref(),
-        framing: plan.framing,
-        referer,
-        accept_encoding: decoding,
+    // (A block: what only the head needs is gone before the first wait.)
+    let mut exchange = {
+        let plan = Plan::new(request, upload.as_ref().map(|upload| upload.length), persistent);
+        let cookie = jar_cookie(request, options);
+        let route = Route {
+            absolute_form,
+            proxy_authorization: proxy_authorization.as_ref(),
+            cookie: cookie.as_ref(),
+            framing: plan.framing,
+            referer,
+            accept_encoding: decoding,
+        };
+        let mut head = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
+        request_head::write(request, &config.user_agent, persistence, &route, &mut head);
+        Exchange::new(plan, head, request.body.clone())
     };
-    let mut head = Vec::with_capacity(256 + request.body.len().min(INLINE_BODY_LIMIT));
-    request_head::write(request, &config.user_agent, persistence, &route, &mut head);
-    let mut exchange = Exchange::new(plan, head, request.body.clone());
 
     // The activity timeout counts while the request waits for a slot, too, and so does
     // the deadline.
@@ -291,7 +292,7 @@ async fn hop(
             Ok(Delivery::Handle) => {
                 lease.hand_over();
                 let (io, buffered) = conn.into_parts();
-                response.body_handle = Some(Exclusive::new(BodyHandle::new(io, buffered.freeze())));
+                response.body_handle = Some(Exclusive::new(Box::new(BodyHandle::new(io, buffered.freeze()))));
                 return Hop::Final(response);
             }
             // The caller reads the body (`Response::chunk`), with the deadline still on.

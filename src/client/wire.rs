@@ -204,7 +204,7 @@ pub(crate) async fn read_body(
                 }
             }
             Ok(BodyEvent::End(trailers)) => {
-                response.trailers = trailers;
+                response.trailers = (!trailers.is_empty()).then(|| Box::new(trailers));
                 if let Some(content) = content.as_mut() {
                     content.finish();
                     // The wire body is complete whatever the decoded one does.
