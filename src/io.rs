@@ -355,6 +355,7 @@ impl Connection {
 
     /// Reads until the decoder yields the next body event; end of stream ends a
     /// close-delimited body and is an error for any other.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) async fn read_body_event(
         &mut self,
         decoder: &mut BodyDecoder,

@@ -1,12 +1,12 @@
 //! The unread rest of a streamed response (`send_streaming`): its connection, exchange
 //! (how the body is framed, and whether the connection may be reused), decoders and pool
-//! slot. The connection returns to the pool once the body's end has been read.
+//! slot. The connection returns to the pool once the body's end has been read. Also the
+//! body phase of every response ([`next_body_event`]), collected or streamed.
 
-use super::deadline::Deadline;
+use super::deadline::{bounded, Deadline};
 use super::decompress::Decoder;
 use super::exchange::Exchange;
 use super::pool::Lease;
-use super::wire::next_body_event;
 use crate::error::Error;
 use crate::h1::BodyEvent;
 use crate::io::Connection;
@@ -83,6 +83,28 @@ impl BodyReader {
                         content.finish();
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The next event of the body, reading as needed (597 on failure).
+pub(crate) async fn next_body_event(
+    conn: &mut Connection,
+    exchange: &mut Exchange,
+    deadline: &Deadline,
+) -> Result<BodyEvent, Error> {
+    loop {
+        if let Some(event) = exchange.decode(conn.buffer())? {
+            return Ok(event);
+        }
+        let read = bounded!(deadline, conn.fill());
+        let read =
+            read.map_err(|expired| exchange.expired(expired))?.map_err(|cause| exchange.read_error(cause))?;
+        if read == 0 {
+            exchange.decode_eof()?;
+            if let Some(event) = exchange.decode(conn.buffer())? {
+                return Ok(event);
             }
         }
     }

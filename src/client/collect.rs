@@ -1,11 +1,15 @@
-//! Where a response body goes as it is read: `on_body`, or a collector with a limit; and
-//! the byte counts behind `on_progress`.
+//! Reading a response body into the response or through `on_body` (`read_body`), with the
+//! collector's limit, and the byte counts behind `on_progress`.
 
+use super::body_reader::next_body_event;
+use super::deadline::Deadline;
 use super::decompress::Decoder;
+use super::exchange::Exchange;
 use super::options::{OnBody, OnProgress, Progress};
 use super::response::Response;
 use crate::error::{Error, ErrorKind};
-use crate::h1::BodyMode;
+use crate::h1::{BodyEvent, BodyMode};
+use crate::io::Connection;
 use bytes::{Bytes, BytesMut};
 
 /// How much body to reserve up front from a Content-Length: a peer's number must not
@@ -155,4 +159,57 @@ impl BodyCollector {
             Self::Many(bytes) => bytes.freeze(),
         }
     }
+}
+
+/// Reads the body into `response` (or through `on_body`), keeping at most what `collect`
+/// allows, decoding it through `content` if given. `Ok(true)` when the body was read to
+/// its end, `Ok(false)` when it was cut at the limit of a [`Collect::Keep`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn read_body(
+    conn: &mut Connection,
+    exchange: &mut Exchange,
+    response: &mut Response,
+    on_body: Option<&mut OnBody<'_>>,
+    collect: Collect,
+    mut meter: Option<&mut Meter<'_, '_>>,
+    mut content: Option<Decoder>,
+    deadline: &Deadline,
+) -> Result<bool, Error> {
+    let mode = exchange.body_mode()?;
+    let mut sink = BodySink::new(mode, on_body, collect);
+    let outcome = loop {
+        match next_body_event(conn, exchange, deadline).await {
+            Ok(BodyEvent::Data(data)) => {
+                if let Some(meter) = meter.as_mut() {
+                    meter.received(data.len());
+                }
+                let flow = match content.as_mut() {
+                    None => sink.take(data, response),
+                    Some(content) => {
+                        content.push(data);
+                        sink.take_decoded(content, response)
+                    }
+                };
+                match flow {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(false),
+                    Err(error) => break Err(error),
+                }
+            }
+            Ok(BodyEvent::End(trailers)) => {
+                response.trailers = (!trailers.is_empty()).then(|| Box::new(trailers));
+                if let Some(content) = content.as_mut() {
+                    content.finish();
+                    // The wire body is complete whatever the decoded one does.
+                    if let Err(error) = sink.take_decoded(content, response) {
+                        break Err(error);
+                    }
+                }
+                break Ok(true);
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    response.body = sink.finish();
+    outcome
 }

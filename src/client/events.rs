@@ -167,22 +167,6 @@ impl ConnectionEvent {
     }
 }
 
-/// Hands an event to the observer and, with the `tracing` feature, to `tracing`; builds it
-/// only if one of them listens (the pool reports several events per request).
-pub(crate) fn announce(observer: Option<&Observer>, event: impl FnOnce() -> ConnectionEvent) {
-    let traced = super::trace::connection_events_enabled();
-    if observer.is_none() && !traced {
-        return;
-    }
-    let event = event();
-    if traced {
-        super::trace::connection_event(&event);
-    }
-    if let Some(observer) = observer {
-        observer(&event);
-    }
-}
-
 impl fmt::Display for ConnectionEvent {
     /// `connect #1 http://localhost:8080 at 127.0.0.1:8080`,
     /// `close #1 http://localhost:8080 (idle timeout)`,

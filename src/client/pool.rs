@@ -10,8 +10,9 @@
 //! idle for `persistent_timeout`, and as soon as the peer closes them (it is woken by their
 //! read readiness, so nothing is ever written to find out).
 
-use super::events::{announce, CloseReason, ConnectionEvent, EventKind, Observer};
+use super::events::{CloseReason, ConnectionEvent, EventKind, Observer};
 use super::proxy::ProxyServer;
+use super::trace::announce;
 use crate::io::{Connection, IdleCheck};
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};

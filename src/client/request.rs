@@ -468,7 +468,11 @@ impl<'a> RequestBuilder<'a> {
             match PreparedRequest::validate(this.method, &this.url, headers, &config.default_headers, body) {
                 Ok(mut request) => {
                     let span = trace::request_span(&request);
-                    trace::in_span(span, run::run(&mut request, &mut this.options, config)).await
+                    let run = run::run(&mut request, &mut this.options, config);
+                    trace::in_span(span, run, |response: &Response| {
+                        (response.status().as_u16(), response.reason(), response.redirects().len())
+                    })
+                    .await
                 }
                 Err(error) => Response::from_error(this.url.for_display(), error),
             }

@@ -4,7 +4,7 @@
 //! bounds every hop and retry.
 
 use super::body_reader::{BodyReader, StreamedBody};
-use super::collect::{Collect, Meter};
+use super::collect::{self, Collect, Meter};
 use super::connect::{self, ConnectPlan};
 use super::deadline::{bounded, Deadline};
 use super::decompress::Decoder;
@@ -279,7 +279,14 @@ async fn hop(
     };
     // The retry policy decides on the head, before any callback sees it.
     let pause = attempts.pause_after(request, &response, deadline);
-    let outcome = match exchange::after_head(&response, pause, follow_redirects, upload.is_some()) {
+    let outcome = exchange::after_head(
+        response.status(),
+        response.headers(),
+        pause,
+        follow_redirects,
+        upload.is_some(),
+    );
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return Hop::Final(response.fail(error)),
     };
@@ -313,8 +320,16 @@ async fn hop(
     }
     let on_body = options.on_body.as_mut().filter(|_| delivering);
     let meter = delivering.then_some(&mut meter);
-    let body =
-        wire::read_body(&mut conn, &mut exchange, &mut response, on_body, collect, meter, content, deadline);
+    let body = collect::read_body(
+        &mut conn,
+        &mut exchange,
+        &mut response,
+        on_body,
+        collect,
+        meter,
+        content,
+        deadline,
+    );
     let body = body.await;
     if let Ok(complete) = body {
         lease.release(conn, exchange.close_reason(complete));

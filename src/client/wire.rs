@@ -1,17 +1,15 @@
 //! The exchange over a connection: one short async function per phase (send head, await
-//! 100, send body, read head, body), each doing the I/O the sans-IO [`Exchange`] asks for
-//! and telling it what happened. Every wait is bounded by the request's deadline and by
+//! 100, send body, read head), each doing the I/O the sans-IO [`Exchange`] asks for and
+//! telling it what happened. (The body phase is `body_reader::next_body_event`, shared with
+//! streamed bodies, and `collect::read_body`.) Every wait is bounded by the request's deadline and by
 //! the connection's activity timeout.
 
-use super::collect::{BodySink, Collect, Meter};
+use super::collect::Meter;
 use super::deadline::{bounded, Deadline};
-use super::decompress::Decoder;
 use super::exchange::{final_head_buffered, Exchange, Sent, Step};
-use super::options::OnBody;
-use super::response::Response;
 use super::upload::Upload;
 use crate::error::{Error, ErrorKind};
-use crate::h1::{BodyEvent, ResponseHead};
+use crate::h1::ResponseHead;
 use crate::io::{Connection, Written};
 use std::io;
 use std::time::Duration;
@@ -144,79 +142,4 @@ async fn write(conn: &mut Connection, data: &[u8], deadline: &Deadline) -> Resul
 /// Sending failed, or the deadline struck while it went on (596).
 fn send_failed(cause: io::Error) -> Error {
     Error::new(ErrorKind::Send, "send request").with_source(cause)
-}
-
-/// The next event of the body, reading as needed (597 on failure).
-pub(crate) async fn next_body_event(
-    conn: &mut Connection,
-    exchange: &mut Exchange,
-    deadline: &Deadline,
-) -> Result<BodyEvent, Error> {
-    loop {
-        if let Some(event) = exchange.decode(conn.buffer())? {
-            return Ok(event);
-        }
-        let read = bounded!(deadline, conn.fill());
-        let read =
-            read.map_err(|expired| exchange.expired(expired))?.map_err(|cause| exchange.read_error(cause))?;
-        if read == 0 {
-            exchange.decode_eof()?;
-            if let Some(event) = exchange.decode(conn.buffer())? {
-                return Ok(event);
-            }
-        }
-    }
-}
-
-/// Reads the body into `response` (or through `on_body`), keeping at most what `collect`
-/// allows, decoding it through `content` if given. `Ok(true)` when the body was read to
-/// its end, `Ok(false)` when it was cut at the limit of a [`Collect::Keep`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn read_body(
-    conn: &mut Connection,
-    exchange: &mut Exchange,
-    response: &mut Response,
-    on_body: Option<&mut OnBody<'_>>,
-    collect: Collect,
-    mut meter: Option<&mut Meter<'_, '_>>,
-    mut content: Option<Decoder>,
-    deadline: &Deadline,
-) -> Result<bool, Error> {
-    let mode = exchange.body_mode()?;
-    let mut sink = BodySink::new(mode, on_body, collect);
-    let outcome = loop {
-        match next_body_event(conn, exchange, deadline).await {
-            Ok(BodyEvent::Data(data)) => {
-                if let Some(meter) = meter.as_mut() {
-                    meter.received(data.len());
-                }
-                let flow = match content.as_mut() {
-                    None => sink.take(data, response),
-                    Some(content) => {
-                        content.push(data);
-                        sink.take_decoded(content, response)
-                    }
-                };
-                match flow {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(false),
-                    Err(error) => break Err(error),
-                }
-            }
-            Ok(BodyEvent::End(trailers)) => {
-                response.trailers = (!trailers.is_empty()).then(|| Box::new(trailers));
-                if let Some(content) = content.as_mut() {
-                    content.finish();
-                    // The wire body is complete whatever the decoded one does.
-                    if let Err(error) = sink.take_decoded(content, response) {
-                        break Err(error);
-                    }
-                }
-                break Ok(true);
-            }
-            Err(error) => break Err(error),
-        }
-    };
-    response.body = sink.finish();
-    outcome
 }

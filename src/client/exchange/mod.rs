@@ -30,7 +30,6 @@ mod tests;
 use super::events::CloseReason;
 use super::prepared::PreparedRequest;
 use super::redirect;
-use super::response::Response;
 use crate::error::{Error, ErrorKind};
 use crate::h1::limits::MAX_INTERIM_RESPONSES;
 use crate::h1::{
@@ -38,7 +37,7 @@ use crate::h1::{
     MessageKind, ProtocolError, ResponseHead,
 };
 use bytes::{Buf, Bytes, BytesMut};
-use http::{header, Method, StatusCode};
+use http::{header, HeaderMap, Method, StatusCode};
 use std::io;
 use std::time::Duration;
 
@@ -447,12 +446,14 @@ pub(crate) enum Outcome {
     Deliver,
 }
 
-/// The hop's decision on a final head: the retry policy's `pause` first (a response it
-/// retries is never seen by callbacks), then redirects (when still followed; 307 and 308
-/// would need the body again, so with a streamed one the 3xx is the answer), else deliver.
-/// A redirect with a broken Location is an error; one without a Location is delivered.
+/// The hop's decision on a final head (`status`, `headers`): the retry policy's `pause`
+/// first (a response it retries is never seen by callbacks), then redirects (when still
+/// followed; 307 and 308 would need the body again, so with a streamed one the 3xx is the
+/// answer), else deliver. A redirect with a broken Location is an error; one without a
+/// Location is delivered.
 pub(crate) fn after_head(
-    response: &Response,
+    status: StatusCode,
+    headers: &HeaderMap,
     pause: Option<Duration>,
     follow_redirects: bool,
     streamed_body: bool,
@@ -460,10 +461,9 @@ pub(crate) fn after_head(
     if let Some(pause) = pause {
         return Ok(Outcome::Retry(pause));
     }
-    let status = response.status();
     let keeps_body = matches!(status.as_u16(), 307 | 308);
     if follow_redirects && redirect::is_redirect(status) && !(streamed_body && keeps_body) {
-        if let Some(location) = redirect::location(response.headers())? {
+        if let Some(location) = redirect::location(headers)? {
             return Ok(Outcome::Redirect(location));
         }
     }

@@ -26,7 +26,7 @@ struct Run {
     steps: Vec<&'static str>,
     status: u16,
     body: Vec<u8>,
-    trailers: Vec<(String, String)>,
+    trailers: Fields,
     close: Option<CloseReason>,
     left: usize,
 }
@@ -91,11 +91,14 @@ fn drive(request: &PreparedRequest, server: &[u8], piece: usize) -> Result<Run, 
     })
 }
 
+/// Header fields as text pairs, in order.
+type Fields = Vec<(String, String)>;
+
 fn read_body<'a>(
     x: &mut Exchange,
     buf: &mut BytesMut,
     input: &mut impl Iterator<Item = &'a [u8]>,
-) -> Result<(Vec<u8>, Vec<(String, String)>), String> {
+) -> Result<(Vec<u8>, Fields), String> {
     let mut body = Vec::new();
     loop {
         let event = match x.decode(buf).map_err(|e| e.to_string())? {
@@ -380,9 +383,9 @@ fn only_a_final_head_ends_an_upload_early() {
 
 #[test]
 fn after_the_head_retry_then_redirect_then_deliver() {
-    let response = |script: &[u8]| {
-        let (head, _) = h1::parse_response_head(script).unwrap().unwrap();
-        Response::from_head("http://example.test/p", head)
+    let response = |script: &[u8]| h1::parse_response_head(script).unwrap().unwrap().0;
+    let after_head = |head: &ResponseHead, pause, follow, streamed| {
+        super::after_head(head.status, &head.headers, pause, follow, streamed)
     };
     let moved = response(b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\n");
     let pause = Duration::from_millis(250);
