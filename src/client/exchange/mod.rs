@@ -3,19 +3,20 @@
 //! says what to do next. No I/O and no tokio here; `wire.rs` drives it over a socket.
 //!
 //! ```text
-//!            start / restart (a stale reused connection: retry once)
-//!                 │
-//!                 ▼
-//!   ┌──────── SendHead ─────────────┐ head written with the body (or none)
-//!   │  head written,  │ head written │
-//!   │  Expect: 100    │ (big body)   │
-//!   ▼                 ▼              │
-//! AwaitContinue ──► SendBody ───────►├──► ReadHead ──(1xx: skip)──┐
-//!   │ 100, or 1 s   │ written, or    │      │   ▲                 │
-//!   │ without one   │ answered early │      │   └─────────────────┘
-//!   │               └────────────────┘      │ final head
-//!   │ final head (the body is never sent)   ▼
-//!   └───────────────────────────────────► Body ──(data)──► Done ── reuse? (close_reason)
+//!              start; restart once (retry_stale)
+//!                  │
+//!                  ▼
+//!              SendHead ──── head written, body with it (or none) ──────────┐
+//!               │      │                                                    │
+//!   head written,      head written, body after it                          │
+//!   Expect: 100        │                                                    │
+//!               ▼      ▼                                                    ▼
+//!      AwaitContinue ─► SendBody ── body written, or answered early ──► ReadHead ◄─┐
+//!         │   100, or CONTINUE_WAIT                                         │  1xx: skip
+//!         │   without one                                                   ├──────┘
+//!         └── final head (the body is never sent) ────────────────────┐     │ final head
+//!                                                                     ▼     ▼
+//!                                                                     Body ── decode ──► Done
 //! ```
 //!
 //! The final head is where the hop decides ([`after_head`]): retry it (the retry policy),
