@@ -4,6 +4,7 @@
 //! streamed bodies, and `collect::read_body`.) Every wait is bounded by the request's deadline and by
 //! the connection's activity timeout.
 
+use super::body_reader::read_more;
 use super::collect::Meter;
 use super::deadline::{bounded, Deadline};
 use super::exchange::{final_head_buffered, Exchange, Sent, Step};
@@ -121,10 +122,7 @@ async fn read_head(
         if let Some(step) = exchange.read_head(conn.buffer())? {
             return Ok(step);
         }
-        let read = bounded!(deadline, conn.fill());
-        let read =
-            read.map_err(|expired| exchange.expired(expired))?.map_err(|cause| exchange.read_error(cause))?;
-        if read == 0 {
+        if read_more(conn, exchange, deadline).await? == 0 {
             return Err(exchange.closed(conn.buffer()));
         }
     }

@@ -48,14 +48,9 @@ fn drive(request: &PreparedRequest, server: &[u8], piece: usize) -> Result<Run, 
             Step::AwaitContinue(wait) => {
                 assert_eq!(wait, CONTINUE_WAIT);
                 steps.push("await 100");
-                loop {
-                    if let Some(next) = x.read_head(&mut buf).map_err(|e| e.to_string())? {
-                        break next;
-                    }
-                    match input.next() {
-                        Some(bytes) => buf.extend_from_slice(bytes),
-                        None => break x.continue_timed_out(),
-                    }
+                match next_step(&mut x, &mut buf, &mut input)? {
+                    Some(next) => next,
+                    None => x.continue_timed_out(),
                 }
             }
             Step::SendBody => {
@@ -64,14 +59,9 @@ fn drive(request: &PreparedRequest, server: &[u8], piece: usize) -> Result<Run, 
             }
             Step::ReadHead => {
                 steps.push("read head");
-                loop {
-                    if let Some(next) = x.read_head(&mut buf).map_err(|e| e.to_string())? {
-                        break next;
-                    }
-                    match input.next() {
-                        Some(bytes) => buf.extend_from_slice(bytes),
-                        None => return Err(x.closed(&buf).to_string()),
-                    }
+                match next_step(&mut x, &mut buf, &mut input)? {
+                    Some(next) => next,
+                    None => return Err(x.closed(&buf).to_string()),
                 }
             }
             Step::Head(head) => break head,
@@ -93,6 +83,24 @@ fn drive(request: &PreparedRequest, server: &[u8], piece: usize) -> Result<Run, 
 
 /// Header fields as text pairs, in order.
 type Fields = Vec<(String, String)>;
+
+/// Feeds the script until the exchange has its next step; `None` when the script ran out
+/// first (a silent server: the 100-continue wait ends, or the connection closed).
+fn next_step<'a>(
+    x: &mut Exchange,
+    buf: &mut BytesMut,
+    input: &mut impl Iterator<Item = &'a [u8]>,
+) -> Result<Option<Step>, String> {
+    loop {
+        if let Some(next) = x.read_head(buf).map_err(|e| e.to_string())? {
+            return Ok(Some(next));
+        }
+        match input.next() {
+            Some(bytes) => buf.extend_from_slice(bytes),
+            None => return Ok(None),
+        }
+    }
+}
 
 fn read_body<'a>(
     x: &mut Exchange,
