@@ -98,22 +98,11 @@ pub(crate) async fn next_body_event(
         if let Some(event) = exchange.decode(conn.buffer())? {
             return Ok(event);
         }
-        if read_more(conn, exchange, deadline).await? == 0 {
+        if exchange.read_result(bounded!(deadline, conn.fill()))? == 0 {
             exchange.decode_eof()?;
             if let Some(event) = exchange.decode(conn.buffer())? {
                 return Ok(event);
             }
         }
     }
-}
-
-/// Reads once more for `exchange`, bounded by the deadline; a failure is the error of the
-/// phase the exchange is in (596 for heads, 597 in the body). `Ok(0)`: the peer closed.
-pub(crate) async fn read_more(
-    conn: &mut Connection,
-    exchange: &Exchange,
-    deadline: &Deadline,
-) -> Result<usize, Error> {
-    let read = bounded!(deadline, conn.fill());
-    read.map_err(|expired| exchange.expired(expired))?.map_err(|cause| exchange.read_error(cause))
 }

@@ -1,10 +1,9 @@
 //! The exchange over a connection: one short async function per phase (send head, await
 //! 100, send body, read head), each doing the I/O the sans-IO [`Exchange`] asks for and
-//! telling it what happened. (The body phase is `body_reader::next_body_event`, shared with
-//! streamed bodies, and `collect::read_body`.) Every wait is bounded by the request's deadline and by
-//! the connection's activity timeout.
+//! telling it what happened. (The body phase is `body_reader::next_body_event`, shared
+//! with streamed bodies, and `collect::read_body`.) Every wait is bounded by the
+//! request's deadline and by the connection's activity timeout.
 
-use super::body_reader::read_more;
 use super::collect::Meter;
 use super::deadline::{bounded, Deadline};
 use super::exchange::{final_head_buffered, Exchange, Sent, Step};
@@ -122,7 +121,7 @@ async fn read_head(
         if let Some(step) = exchange.read_head(conn.buffer())? {
             return Ok(step);
         }
-        if read_more(conn, exchange, deadline).await? == 0 {
+        if exchange.read_result(bounded!(deadline, conn.fill()))? == 0 {
             return Err(exchange.closed(conn.buffer()));
         }
     }

@@ -404,6 +404,13 @@ impl Exchange {
         }
     }
 
+    /// What a read bounded by the deadline gave (the outer result is the deadline's, the
+    /// inner the read's): the bytes read (`0`: the peer closed), or the error of the phase
+    /// the exchange is in.
+    pub(crate) fn read_result(&self, read: io::Result<io::Result<usize>>) -> Result<usize, Error> {
+        read.map_err(|expired| self.expired(expired))?.map_err(|cause| self.read_error(cause))
+    }
+
     /// A write failed (596).
     pub(crate) fn write_error(&self, cause: io::Error) -> Error {
         Error::new(ErrorKind::Send, "send request").with_source(cause)
