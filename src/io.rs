@@ -1,6 +1,6 @@
 //! A buffered async connection: the only code that drives the `h1` codec over a socket.
 
-use crate::h1::{self, BodyDecoder, BodyEvent, ProtocolError, ResponseHead};
+use crate::h1::{self, BodyDecoder, BodyEvent, ProtocolError};
 use bytes::{Buf, BufMut, BytesMut};
 use std::future::{poll_fn, Future};
 use std::io;
@@ -19,7 +19,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
 /// A head parser from `h1`: a head and its length, or `None` for "need more bytes".
-type HeadParser<H> = fn(&[u8]) -> Result<Option<(H, usize)>, ProtocolError>;
+pub(crate) type HeadParser<H> = fn(&[u8]) -> Result<Option<(H, usize)>, ProtocolError>;
 
 /// Why reading a head or body from the connection stopped.
 #[derive(Debug)]
@@ -55,14 +55,14 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// How a request write ended.
+/// How a watched write ended (see [`Connection::write_watching`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
     /// Every byte went out.
     Complete,
-    /// The server sent a final response head before we finished (e.g. 413 during an
-    /// upload): stop writing and read it. The connection cannot be reused.
-    ResponseArrived,
+    /// What the watcher waits for arrived before the write was done (a client: the
+    /// server's final answer during an upload): stop writing and read it.
+    Interrupted,
 }
 
 /// What a connection's first read asks for. Reads double from here while they come back
@@ -180,13 +180,21 @@ impl Connection {
         Ok(read)
     }
 
-    /// Writes a request (or part of one). While the socket will not take more, it reads
-    /// what the server sent: a final response head ends the write early, so a server that
-    /// refuses an upload (413) is heard instead of turning into a write error.
-    pub(crate) async fn write_request(&mut self, data: &[u8]) -> io::Result<Written> {
+    /// Writes `data` under the activity timeout, watching the input while the socket will
+    /// not take more: what the peer sent is buffered, and once `stop` sees what it waits
+    /// for at the start of the buffer, the write ends early. A write error with an
+    /// answer (or any input) waiting is that answer, not the error: a peer may answer and
+    /// close before reading all we send. (The client passes "a final response head": a
+    /// server that refuses an upload with 413 is heard instead of becoming a 596.)
+    pub(crate) async fn write_watching(
+        &mut self,
+        data: &[u8],
+        stop: fn(&[u8]) -> bool,
+    ) -> io::Result<Written> {
         let timeout = self.timeout;
-        let idle = tokio::time::sleep(timeout);
-        tokio::pin!(idle);
+        // The activity timer starts only if the socket does not take everything at once
+        // (most writes finish in their first poll, and a timer costs more than the write).
+        let mut idle = std::pin::pin!(None::<tokio::time::Sleep>);
         let mut remaining = data;
         poll_fn(|cx| loop {
             if remaining.is_empty() {
@@ -196,18 +204,22 @@ impl Connection {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(written)) => {
                     remaining = &remaining[written..];
-                    idle.as_mut().reset(deadline_after(timeout));
+                    if let Some(timer) = idle.as_mut().as_pin_mut() {
+                        timer.reset(deadline_after(timeout));
+                    }
                 }
                 Poll::Ready(Err(error)) => {
-                    // The server may have answered and closed; its answer beats our error.
-                    let answered = self.poll_early_response(cx) || !self.read_buf.is_empty();
-                    return Poll::Ready(if answered { Ok(Written::ResponseArrived) } else { Err(error) });
+                    let answered = self.poll_input(cx, stop) || !self.read_buf.is_empty();
+                    return Poll::Ready(if answered { Ok(Written::Interrupted) } else { Err(error) });
                 }
                 Poll::Pending => {
-                    if self.poll_early_response(cx) {
-                        return Poll::Ready(Ok(Written::ResponseArrived));
+                    if self.poll_input(cx, stop) {
+                        return Poll::Ready(Ok(Written::Interrupted));
                     }
-                    if idle.as_mut().poll(cx).is_ready() {
+                    if idle.is_none() {
+                        idle.set(Some(tokio::time::sleep_until(deadline_after(timeout))));
+                    }
+                    if idle.as_mut().as_pin_mut().is_some_and(|timer| timer.poll(cx).is_ready()) {
                         return Poll::Ready(Err(timed_out(timeout)));
                     }
                     return Poll::Pending;
@@ -217,9 +229,9 @@ impl Connection {
         .await
     }
 
-    /// Takes in what the server sent while we were writing; true once a final (non-1xx)
-    /// response head is complete in the buffer.
-    fn poll_early_response(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Buffers what the peer has sent (without waiting, and at most a head's worth); true
+    /// once `stop` sees what it waits for.
+    fn poll_input(&mut self, cx: &mut Context<'_>, stop: fn(&[u8]) -> bool) -> bool {
         let mut chunk = [0u8; 4096];
         while self.read_buf.len() < h1::limits::MAX_HEAD_SIZE {
             let mut buf = ReadBuf::new(&mut chunk);
@@ -231,12 +243,22 @@ impl Connection {
                 _ => break,
             }
         }
-        matches!(h1::parse_response_head(&self.read_buf), Ok(Some((head, _))) if head.status.as_u16() >= 200)
+        stop(&self.read_buf)
     }
 
-    /// Reads the next response head (interim 1xx heads included).
-    pub(crate) async fn read_response_head(&mut self) -> Result<ResponseHead, ReadError> {
-        self.read_head(h1::parse_response_head).await
+    /// Reads once more into the buffer, under the activity timeout; `Ok(0)` means the peer
+    /// closed its side. For a sans-IO machine fed from [`buffer`](Self::buffer). The same
+    /// as `read_more`, in a future a third its size: it is awaited inside every request's
+    /// state, which is moved as a whole.
+    pub(crate) async fn fill(&mut self) -> io::Result<usize> {
+        let timeout = self.timeout;
+        let read = std::pin::pin!(self.read_once());
+        until(read, || deadline_after(timeout)).await.unwrap_or_else(|| Err(timed_out(timeout)))
+    }
+
+    /// The bytes read but not consumed: a sans-IO machine takes what it can from them.
+    pub(crate) fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
     }
 
     /// Reads the next request head (server side).
@@ -245,8 +267,9 @@ impl Connection {
         self.read_head(h1::parse_request_head).await
     }
 
-    /// Reads until `parse` finds a complete head at the start of the buffer, then consumes it.
-    async fn read_head<H>(&mut self, parse: HeadParser<H>) -> Result<H, ReadError> {
+    /// Reads until `parse` finds a complete head at the start of the buffer, then consumes
+    /// it (a request head; a proxy's answer to CONNECT).
+    pub(crate) async fn read_head<H>(&mut self, parse: HeadParser<H>) -> Result<H, ReadError> {
         loop {
             if let Some((head, len)) = parse(&self.read_buf)? {
                 self.read_buf.advance(len);
@@ -332,6 +355,7 @@ impl Connection {
 
     /// Reads until the decoder yields the next body event; end of stream ends a
     /// close-delimited body and is an error for any other.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) async fn read_body_event(
         &mut self,
         decoder: &mut BodyDecoder,
@@ -402,6 +426,30 @@ pub(crate) async fn with_timeout<T>(
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(limit)),
     }
+}
+
+/// `step`, or `None` if it is not done by the instant `at` gives. The timer is made only
+/// when the first poll finds the step not ready (so `at` is not even computed for a ready
+/// step), and the step is pinned by the caller: this future adds only the timer to it.
+pub(crate) async fn until<F: Future>(
+    mut step: Pin<&mut F>,
+    at: impl FnOnce() -> tokio::time::Instant,
+) -> Option<F::Output> {
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+    let mut at = Some(at);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = step.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if let Some(at) = at.take() {
+            timer.set(Some(tokio::time::sleep_until(at())));
+        }
+        match timer.as_mut().as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// `limit` from now. Saturating: `Duration::MAX`, the usual way to say "no timeout", must

@@ -219,7 +219,7 @@ pub mod tls;
 pub mod ws;
 
 pub use client::{
-    default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder,
+    default_client, default_proxy, set_proxy, BodyAsyncRead, BodyHandle, Client, ClientBuilder, CloseReason,
     ConnectFuture, ConnectionEvent, Connector, Download, DownloadFailed, Downloaded, EventKind, HostStats,
     IntoUrl, Multipart, PoolStats, Progress, Proxy, ProxyScheme, ProxyServer, RequestBuilder, RequestGuard,
     Resolve, ResolveFuture, Response, Target, UrlArg, DEFAULT_DOWNLOAD_ATTEMPTS, DEFAULT_MAX_BODY_SIZE,

@@ -87,16 +87,6 @@ impl Tls {
             Self::Custom(config) => Ok(config.clone()),
         }
     }
-
-    /// Identifies the mode for the connection pool: a connection made under one mode is
-    /// never reused under another (custom configs by identity).
-    pub(crate) fn pool_tag(&self) -> crate::client::TlsTag {
-        match self {
-            Self::High => crate::client::TlsTag::High,
-            Self::Low => crate::client::TlsTag::Low,
-            Self::Custom(config) => crate::client::TlsTag::Custom(Arc::as_ptr(config) as usize),
-        }
-    }
 }
 
 /// The rustls crypto provider courier builds every config with, client and server: the

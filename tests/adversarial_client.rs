@@ -10,7 +10,7 @@ mod support;
 use support::*;
 
 use courier::h1::limits::{MAX_HEADERS, MAX_HEAD_SIZE, MAX_INTERIM_RESPONSES};
-use courier::{Client, ConnectionEvent, ErrorKind, EventKind, Proxy, Response};
+use courier::{Client, CloseReason, ConnectionEvent, ErrorKind, EventKind, Proxy, Response};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,7 +70,7 @@ async fn wait_for_event(
 }
 
 /// The Close reasons recorded so far, in order.
-fn close_reasons(events: &Mutex<Vec<ConnectionEvent>>) -> Vec<&'static str> {
+fn close_reasons(events: &Mutex<Vec<ConnectionEvent>>) -> Vec<CloseReason> {
     events
         .lock()
         .unwrap()
@@ -885,7 +885,7 @@ async fn a_body_longer_than_content_length_closes_the_connection() {
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "honest 1", "the extra bytes were read as the next response");
     assert_eq!(server.connects(), 2);
-    assert_eq!(close_reasons(&events)[0], "bytes after the response");
+    assert_eq!(close_reasons(&events)[0], CloseReason::BytesAfterResponse);
 }
 
 #[tokio::test]
@@ -962,7 +962,7 @@ async fn unsolicited_bytes_on_an_idle_pooled_connection_are_never_a_response() {
         seen.iter().any(|e| matches!(e.kind, EventKind::Close(_)))
     }))
     .await;
-    assert_eq!(close_reasons(&events), ["idle connection received bytes nobody asked for"]);
+    assert_eq!(close_reasons(&events), [CloseReason::UnaskedBytes]);
     let res = within(client.get(server.url("/")).send()).await;
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "fresh");
@@ -1017,7 +1017,7 @@ async fn unsolicited_bytes_just_before_the_next_request_are_never_its_response()
     assert_eq!(res.status().as_u16(), 200, "{}", res.reason());
     assert_eq!(res.text(), "fresh");
     assert_eq!(server.connects(), 2);
-    assert_eq!(close_reasons(&events), ["idle connection received bytes nobody asked for"]);
+    assert_eq!(close_reasons(&events), [CloseReason::UnaskedBytes]);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 mod support;
 use support::*;
 
-use courier::{Client, ClientBuilder, ConnectionEvent, ErrorKind, EventKind, Response};
+use courier::{Client, ClientBuilder, CloseReason, ConnectionEvent, ErrorKind, EventKind, Response};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -259,8 +259,7 @@ async fn stale_idle_connection_get_succeeds() {
             .collect();
         assert_eq!(first_closes.len(), 1, "{:?}", events.trace());
         assert!(
-            ["idle connection was closed by the peer", "failed before any response byte"]
-                .contains(&first_closes[0]),
+            [CloseReason::PeerClosedIdle, CloseReason::FailedBeforeResponse].contains(&first_closes[0]),
             "{first_closes:?}"
         );
         assert_eq!(counts(&client), (0, 1, 0));
@@ -286,7 +285,7 @@ async fn reused_connection_closed_before_any_byte_is_retried_once() {
                 (Connect, 1),
                 (Idle, 1),
                 (Reuse, 1),
-                (Close("failed before any response byte"), 1),
+                (Close(CloseReason::FailedBeforeResponse), 1),
                 (Retry, 1),
                 (Connect, 2),
                 (Idle, 2),
@@ -383,7 +382,7 @@ async fn peer_close_is_noticed(idle_before: bool) {
     let closed = eventually(|| client.pool_stats().idle == usize::from(idle_before)).await;
     assert!(closed, "the peer's close was not noticed: {:?} {:?}", client.pool_stats(), events.trace());
     let last = events.all().pop().expect("events");
-    assert_eq!(last.kind, EventKind::Close("idle connection was closed by the peer"));
+    assert_eq!(last.kind, EventKind::Close(CloseReason::PeerClosedIdle));
     assert_eq!(last.session, None);
 
     assert_ok(&client.get(server.url("/2")).send().await, "/2");
@@ -438,7 +437,7 @@ async fn an_idle_connection_that_sends_unasked_bytes_is_closed_not_reused() {
                 _ => None,
             })
             .collect();
-        assert_eq!(reasons, ["idle connection received bytes nobody asked for"], "{:?}", events.trace());
+        assert_eq!(reasons, [CloseReason::UnaskedBytes], "{:?}", events.trace());
         assert_ok(&client.get(server.url("/2")).send().await, "/2");
         assert_eq!(server.connects(), 2);
         assert_eq!(events.retries(), 0);
@@ -525,7 +524,10 @@ async fn idle_connection_expires_after_the_persistent_timeout() {
         assert_eq!(server.conns.stray(), 0, "the client wrote nothing to the idle socket");
         assert_eq!(server.requests().len(), 1);
         assert_eq!(counts(&client), (0, 0, 0));
-        assert!(events.all().iter().any(|e| e.id == 1 && e.kind == EventKind::Close("idle timeout")));
+        assert!(events
+            .all()
+            .iter()
+            .any(|e| e.id == 1 && e.kind == EventKind::Close(CloseReason::IdleTimeout)));
 
         assert_ok(&client.get(server.url("/2")).send().await, "/2");
         assert_eq!(server.connects(), 2);
@@ -546,7 +548,7 @@ async fn a_zero_persistent_timeout_keeps_nothing_idle() {
         }
         assert_eq!(server.connects(), 3);
         server.conns.wait_closed(3).await;
-        let closes = events.count(|kind| *kind == EventKind::Close("idle timeout"));
+        let closes = events.count(|kind| *kind == EventKind::Close(CloseReason::IdleTimeout));
         assert_eq!(closes, 3, "{:?}", events.trace());
     })
     .await;
@@ -564,7 +566,7 @@ async fn next_request_after(
     reply: Reply,
     first: impl FnOnce(&Client, String) -> courier::RequestBuilder<'static>,
     first_body: &str,
-    closed_because: Option<&'static str>,
+    closed_because: Option<CloseReason>,
 ) -> Received {
     let reused = closed_because.is_none();
     let server = KeepAlive::start(move |request| match request.target.as_str() {
@@ -581,7 +583,7 @@ async fn next_request_after(
     } else {
         assert!(pool_is_empty(&client), "{:?}", client.pool_stats());
         use EventKind::*;
-        assert_eq!(events.trace(), vec![(Connect, 1), (Close(closed_because.unwrap_or_default()), 1)]);
+        assert_eq!(events.trace(), vec![(Connect, 1), (Close(closed_because.expect("a reason")), 1)]);
         // The client closed its end: the server's read sees it.
         server.conns.wait_closed(1).await;
     }
@@ -602,7 +604,7 @@ async fn connection_close_response_is_not_reused() {
         Reply::Send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".into()),
         |client, url| client.get(url),
         "ok",
-        Some("the server said Connection: close"),
+        Some(CloseReason::ServerSaidClose),
     ))
     .await;
 }
@@ -613,7 +615,7 @@ async fn http_10_response_without_keep_alive_is_not_reused() {
         Reply::Send("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".into()),
         |client, url| client.get(url),
         "ok",
-        Some("HTTP/1.0 response without keep-alive"),
+        Some(CloseReason::Http10),
     ))
     .await;
 }
@@ -636,7 +638,7 @@ async fn close_delimited_body_is_not_reused() {
         Reply::SendThenClose("HTTP/1.1 200 OK\r\n\r\nuntil close".into()),
         |client, url| client.get(url),
         "until close",
-        Some("the body ended with the connection"),
+        Some(CloseReason::CloseDelimited),
     ))
     .await;
 }
@@ -647,7 +649,7 @@ async fn extra_bytes_after_the_response_are_not_reused() {
         Reply::Send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA".into()),
         |client, url| client.get(url),
         "ok",
-        Some("bytes after the response"),
+        Some(CloseReason::BytesAfterResponse),
     ))
     .await;
 }
@@ -658,7 +660,7 @@ async fn post_is_not_persistent_by_default() {
         Reply::Send(ok("posted")),
         |client, url| client.post(url).body("x=1"),
         "posted",
-        Some("the request was not persistent"),
+        Some(CloseReason::NotPersistent),
     ))
     .await;
     assert_eq!(first.method, "POST");
@@ -671,7 +673,7 @@ async fn get_with_persistent_false_is_not_reused() {
         Reply::Send(ok("once")),
         |client, url| client.get(url).persistent(false),
         "once",
-        Some("the request was not persistent"),
+        Some(CloseReason::NotPersistent),
     ))
     .await;
     assert_eq!(first.header("connection"), Some("TE, close"));
@@ -695,9 +697,9 @@ async fn non_persistent_request_at_the_limit_takes_the_slot_of_an_idle_connectio
             vec![
                 (Connect, 1),
                 (Idle, 1),
-                (Close("slot needed for a new connection"), 1),
+                (Close(CloseReason::SlotNeeded), 1),
                 (Connect, 2),
-                (Close("the request was not persistent"), 2),
+                (Close(CloseReason::NotPersistent), 2),
             ]
         );
         assert_eq!(server.connects(), 2);
@@ -730,12 +732,7 @@ async fn queued_non_persistent_request_is_not_handed_the_returning_connection() 
         let kinds: Vec<EventKind> = trace.iter().map(|(kind, _)| *kind).collect();
         assert_eq!(
             kinds,
-            [
-                Connect,
-                Close("the next request in the queue wants a new connection"),
-                Connect,
-                Close("the request was not persistent"),
-            ]
+            [Connect, Close(CloseReason::NextWantsNew), Connect, Close(CloseReason::NotPersistent),]
         );
         // Ids are unique per client (queue places draw from the same counter).
         let ids: Vec<u64> = trace.iter().map(|(_, id)| *id).collect();
@@ -777,10 +774,7 @@ async fn assert_aborted_cleanly(client: &Client, events: &Events, server: &KeepA
     assert!(eventually(|| pool_is_empty(client)).await, "slot not released: {:?}", client.pool_stats());
     assert_eq!(client.active(), 0);
     use EventKind::*;
-    assert_eq!(
-        events.trace(),
-        vec![(Connect, 1), (Close("closed after its request (not reusable, failed or cancelled)"), 1)]
-    );
+    assert_eq!(events.trace(), vec![(Connect, 1), (Close(CloseReason::NotReturned), 1)]);
 
     assert_ok(&client.get(server.url("/after")).send().await, "follow-up");
     assert_eq!(server.connects(), 2);

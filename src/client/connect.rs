@@ -1,8 +1,10 @@
 //! Opening connections: resolve, try each address in turn, `on_prepare`, or the caller's connector.
 
+use super::dns::Dns;
+use super::proxy::{self, ProxyScheme, ProxyServer};
+use super::target::Target;
 use crate::error::{Error, ErrorKind};
 use crate::io::{with_timeout, Transport};
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -10,27 +12,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpSocket;
-
-/// Where a connection should go: handed to a custom [`Connector`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    /// `http` or `https`.
-    pub scheme: String,
-    /// A host name, or an IP literal without brackets (`::1`, `127.0.0.1`).
-    pub host: String,
-    /// The port, with the scheme's default filled in.
-    pub port: u16,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
 
 /// The future a [`Connector`] returns.
 pub type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Box<dyn Transport>>> + Send>>;
@@ -78,14 +59,14 @@ pub(crate) struct ConnectPlan<'a> {
     pub(crate) on_prepare: Option<&'a OnPrepare>,
     pub(crate) connector: Option<&'a Arc<dyn Connector>>,
     /// The proxy to go through, if any.
-    pub(crate) proxy: Option<&'a super::ProxyServer>,
+    pub(crate) proxy: Option<&'a ProxyServer>,
     /// Credentials for an HTTP proxy's CONNECT.
     pub(crate) proxy_authorization: Option<&'a http::HeaderValue>,
     /// How to verify an https server.
     #[cfg(feature = "tls")]
     pub(crate) tls: &'a crate::tls::Tls,
     /// How names become addresses.
-    pub(crate) dns: &'a super::dns::Dns,
+    pub(crate) dns: &'a Dns,
 }
 
 /// Happy Eyeballs (RFC 8305 §5): the next address is tried when the one before has not
@@ -117,18 +98,17 @@ pub(crate) async fn connect(
 /// handshake. Plain http through an HTTP proxy uses the proxy connection as it is.
 async fn through_proxy(
     target: &Target,
-    proxy: &super::ProxyServer,
+    proxy: &ProxyServer,
     plan: &ConnectPlan<'_>,
 ) -> Result<(Box<dyn Transport>, Option<SocketAddr>), Error> {
     let (stream, address) = connect_stream(&proxy.target(), plan).await?;
     let stream = match proxy.scheme() {
-        super::ProxyScheme::Http if target.scheme == "https" => {
-            super::proxy::connect_tunnel(stream, target, proxy, plan.proxy_authorization, plan.timeout)
-                .await?
+        ProxyScheme::Http if target.scheme == "https" => {
+            proxy::connect_tunnel(stream, target, proxy, plan.proxy_authorization, plan.timeout).await?
         }
-        super::ProxyScheme::Http => stream,
+        ProxyScheme::Http => stream,
         #[cfg(feature = "socks")]
-        _ => super::proxy::socks_handshake(stream, target, proxy, plan.timeout).await?,
+        _ => proxy::socks_handshake(stream, target, proxy, plan.timeout).await?,
         #[cfg(not(feature = "socks"))]
         _ => return Err(Error::new(ErrorKind::InvalidRequest, "SOCKS proxies need the `socks` feature")),
     };

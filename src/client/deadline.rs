@@ -8,6 +8,23 @@
 //! `io::ErrorKind::TimedOut`, so `Error::is_timeout()` is true for both time bounds.
 
 use std::future::Future;
+use std::pin::Pin;
+
+/// `$step.await` bounded by the deadline `$deadline`, as an `io::Result`. Without a
+/// deadline the step is awaited as it is; with one it is pinned where it is and
+/// [`Deadline::bound`] adds a timer beside it. (A wrapper future that took the step by value
+/// would hold it twice or three times over, in a state that every request moves around.)
+macro_rules! bounded {
+    ($deadline:expr, $step:expr) => {{
+        let deadline: &$crate::client::deadline::Deadline = &$deadline;
+        if deadline.is_set() {
+            deadline.bound(std::pin::pin!($step)).await
+        } else {
+            Ok($step.await)
+        }
+    }};
+}
+pub(crate) use bounded;
 use std::io;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -34,6 +51,11 @@ impl Deadline {
         }
     }
 
+    /// True when the request has a deadline (else every bound is a plain `.await`).
+    pub(crate) fn is_set(&self) -> bool {
+        self.at.is_some()
+    }
+
     /// True when a pause of `pause` would end before the deadline (always, without one).
     pub(crate) fn allows(&self, pause: Duration) -> bool {
         self.at.is_none_or(|at| Instant::now().checked_add(pause).is_some_and(|end| end < at))
@@ -41,14 +63,13 @@ impl Deadline {
 
     /// Runs `step` unless the deadline strikes first (`Err`, a `TimedOut` error). Checked
     /// before each step too, so a body that is always ready (a fast, endless stream)
-    /// cannot outrun it. Without a deadline this is just `step.await`.
-    pub(crate) async fn bound<F: Future>(&self, step: F) -> io::Result<F::Output> {
+    /// cannot outrun it. Without a deadline this is just `step.await`. See [`bounded!`].
+    pub(crate) async fn bound<F: Future>(&self, step: Pin<&mut F>) -> io::Result<F::Output> {
         let Some(at) = self.at else { return Ok(step.await) };
-        let left = at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if at <= Instant::now() {
             return Err(self.expired());
         }
-        crate::io::within(left, step).await.map_err(|_| self.expired())
+        crate::io::until(step, || at).await.ok_or_else(|| self.expired())
     }
 
     /// The cause of a deadline failure.
@@ -66,15 +87,15 @@ mod tests {
         let deadline = Deadline::after(Some(Duration::from_secs(2)));
         assert!(deadline.allows(Duration::from_secs(1)));
         assert!(!deadline.allows(Duration::from_secs(2)));
-        assert_eq!(deadline.bound(async { 7 }).await.unwrap(), 7);
-        let stalled = deadline.bound(std::future::pending::<()>()).await.unwrap_err();
+        assert_eq!(bounded!(deadline, async { 7 }).unwrap(), 7);
+        let stalled = bounded!(deadline, std::future::pending::<()>()).unwrap_err();
         assert_eq!(stalled.kind(), io::ErrorKind::TimedOut);
         assert_eq!(stalled.to_string(), "deadline of 2s exceeded");
         // Past the deadline even a ready step fails.
-        assert!(deadline.bound(async { 7 }).await.is_err());
+        assert!(bounded!(deadline, async { 7 }).is_err());
         // No deadline: everything passes, any pause is allowed.
         assert!(Deadline::NONE.allows(Duration::MAX));
         let forever = Deadline::after(Some(Duration::MAX));
-        assert!(forever.bound(async { 1 }).await.is_ok());
+        assert!(bounded!(forever, async { 1 }).is_ok());
     }
 }

@@ -1,8 +1,9 @@
 //! Resumable downloads: AnyEvent::HTTP's download example, done carefully, as a library function
 //! (used by `examples/download.rs` and `fetch -C`).
 
-use super::request::Progress;
-use super::{Client, Response};
+use super::options::Progress;
+use super::response::Response;
+use super::Client;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

@@ -1,6 +1,8 @@
 //! The HTTP client: `Client`, its builder and defaults, and the request path behind it.
 
+mod body_reader;
 mod body_stream;
+mod collect;
 mod connect;
 #[cfg(feature = "cookies")]
 mod cookies;
@@ -9,9 +11,12 @@ mod decompress;
 mod dns;
 mod download;
 mod events;
+mod exchange;
 mod exclusive;
 mod multipart;
+mod options;
 mod pool;
+mod prepared;
 mod proxy;
 mod redirect;
 mod request;
@@ -19,11 +24,13 @@ mod request_head;
 mod response;
 mod retry;
 mod run;
+mod target;
 mod trace;
 mod upload;
+mod wire;
 
 pub use body_stream::{BodyAsyncRead, BodyStream};
-pub use connect::{ConnectFuture, Connector, Target};
+pub use connect::{ConnectFuture, Connector};
 #[cfg(feature = "cookies")]
 pub use cookies::{CookieJar, MAX_COOKIES_PER_DOMAIN, MAX_COOKIE_HEADER, MAX_COOKIE_SIZE};
 #[cfg(feature = "decompress")]
@@ -33,16 +40,18 @@ pub use decompress::{
 };
 pub use dns::{Resolve, ResolveFuture};
 pub use download::{Download, DownloadFailed, Downloaded, DEFAULT_DOWNLOAD_ATTEMPTS};
-pub use events::{ConnectionEvent, EventKind};
+pub use events::{CloseReason, ConnectionEvent, EventKind};
 pub use multipart::Multipart;
-pub(crate) use pool::TlsTag;
+pub use options::Progress;
 pub use pool::{HostStats, PoolStats};
+pub use prepared::{IntoUrl, UrlArg};
 pub use proxy::{default_proxy, set_proxy, Proxy, ProxyScheme, ProxyServer};
-pub use request::{IntoUrl, Progress, RequestBuilder, RequestGuard, UrlArg};
+pub use request::{RequestBuilder, RequestGuard};
 pub use response::{BodyHandle, Response};
 pub use retry::{
     Retry, DEFAULT_FIRST_PAUSE, DEFAULT_MAX_PAUSE, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOTAL_PAUSE,
 };
+pub use target::Target;
 
 use crate::error::{Error, ErrorKind};
 use events::Observer;
@@ -188,65 +197,6 @@ impl Client {
     /// ```
     pub fn pool_stats(&self) -> PoolStats {
         self.config.pool.stats()
-    }
-
-    /// A request with any method (`Method::PATCH` or `"PATCH"`).
-    ///
-    /// ```no_run
-    /// # async fn demo() {
-    /// let client = courier::Client::new();
-    /// let res = client.request("PROPFIND", "http://127.0.0.1:8080/dav/").send().await;
-    /// # }
-    /// ```
-    pub fn request(&self, method: impl AsRef<str>, url: impl IntoUrl) -> RequestBuilder<'static> {
-        RequestBuilder::new(self.clone(), method.as_ref(), url.into_url_arg())
-    }
-
-    /// A GET request.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), courier::Error> {
-    /// let client = courier::Client::new();
-    /// let res = client.get("http://127.0.0.1:8080/").try_send().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("GET", url)
-    }
-
-    /// A HEAD request.
-    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("HEAD", url)
-    }
-
-    /// A POST request; give it a body with [`body`](RequestBuilder::body),
-    /// [`form`](RequestBuilder::form), [`json`](RequestBuilder::json), … (without one it
-    /// is sent with `Content-Length: 0`).
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), courier::Error> {
-    /// let client = courier::Client::new();
-    /// let res = client.post("http://127.0.0.1:8080/login").form([("user", "ada")]).try_send().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("POST", url)
-    }
-
-    /// A PUT request (idempotent: persistent, and retried under a [`Retry`] policy).
-    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("PUT", url)
-    }
-
-    /// A PATCH request (not idempotent: never retried unless the policy says
-    /// [`any_method`](Retry::any_method)).
-    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("PATCH", url)
-    }
-
-    /// A DELETE request (idempotent).
-    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
-        self.request("DELETE", url)
     }
 }
 

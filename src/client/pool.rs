@@ -10,7 +10,9 @@
 //! idle for `persistent_timeout`, and as soon as the peer closes them (it is woken by their
 //! read readiness, so nothing is ever written to find out).
 
-use super::events::{announce, ConnectionEvent, EventKind, Observer};
+use super::events::{CloseReason, ConnectionEvent, EventKind, Observer};
+use super::proxy::ProxyServer;
+use super::trace::announce;
 use crate::io::{Connection, IdleCheck};
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
@@ -20,16 +22,18 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-/// The `Close` event's reason for a connection that stayed idle too long.
-const IDLE_TIMEOUT: &str = "idle timeout";
-
 /// Why an idle connection cannot be reused, or `None` when it can.
-fn why_closed(check: IdleCheck) -> Option<&'static str> {
+fn why_closed(check: IdleCheck) -> Option<CloseReason> {
     match check {
         IdleCheck::Usable => None,
-        IdleCheck::Closed => Some("idle connection was closed by the peer"),
-        IdleCheck::UnaskedBytes => Some("idle connection received bytes nobody asked for"),
+        IdleCheck::Closed => Some(CloseReason::PeerClosedIdle),
+        IdleCheck::UnaskedBytes => Some(CloseReason::UnaskedBytes),
     }
+}
+
+/// A connection event about `key`'s connection `id`.
+fn event(kind: EventKind, key: &PoolKey, id: u64) -> ConnectionEvent {
+    ConnectionEvent::about(kind, &key.scheme, &key.host, key.port, key.session.as_ref(), id)
 }
 
 /// What a cached connection must match to be reused. Connections made for one key are
@@ -45,7 +49,7 @@ pub(crate) struct PoolKey {
     /// mode is never reused under another.
     pub(crate) tls: Option<TlsTag>,
     /// The proxy the connection goes through: never reused under another proxy.
-    pub(crate) proxy: Option<super::ProxyServer>,
+    pub(crate) proxy: Option<ProxyServer>,
     /// The current-thread runtime that opened the connection (by its thread): a socket is
     /// registered with one runtime's reactor and dies with it, so it is never handed to a
     /// request on another (e.g. the global client across `#[tokio::test]` runtimes).
@@ -68,6 +72,19 @@ pub(crate) enum TlsTag {
     High,
     Low,
     Custom(usize),
+}
+
+#[cfg(feature = "tls")]
+impl TlsTag {
+    /// The tag of a TLS mode: a connection made under one mode is never reused under
+    /// another (custom configs by the identity of their `Arc`).
+    pub(crate) fn of(tls: &crate::tls::Tls) -> Self {
+        match tls {
+            crate::tls::Tls::High => Self::High,
+            crate::tls::Tls::Low => Self::Low,
+            crate::tls::Tls::Custom(config) => Self::Custom(std::sync::Arc::as_ptr(config) as usize),
+        }
+    }
 }
 
 /// Counts for one pool key, from [`Client::pool_stats`](crate::Client::pool_stats).
@@ -265,7 +282,7 @@ impl Shared {
     /// Tells the observer, if any. Never called with the state locked: an observer may
     /// well ask for `stats()`.
     fn notify(&self, kind: EventKind, key: &PoolKey, id: u64) {
-        announce(self.observer.as_ref(), || ConnectionEvent::new(kind, key, id));
+        announce(self.observer.as_ref(), || event(kind, key, id));
     }
 
     /// A lease at once if a slot is free, else a place in the queue.
@@ -287,7 +304,7 @@ impl Shared {
                 let mut probe = Context::from_waker(Waker::noop());
                 while let Some(mut idle) = host.idle.pop_back() {
                     let gone = if idle.since.elapsed() >= self.idle_timeout {
-                        Some(IDLE_TIMEOUT)
+                        Some(CloseReason::IdleTimeout)
                     } else {
                         why_closed(idle.connection.poll_idle(&mut probe))
                     };
@@ -308,7 +325,7 @@ impl Shared {
             } else if let Some(oldest) = host.idle.pop_front() {
                 // A request that may not reuse must not wait behind idle connections: it
                 // takes the slot of the oldest one, which closes.
-                events.push((EventKind::Close("slot needed for a new connection"), oldest.id));
+                events.push((EventKind::Close(CloseReason::SlotNeeded), oldest.id));
                 closed.push(oldest.connection);
                 Ok(Lease::new(self, &host.key, None))
             } else {
@@ -365,7 +382,7 @@ impl Shared {
                     // An idle timeout of zero keeps nothing idle (and needs no reaper).
                     Some((connection, id)) if self.idle_timeout.is_zero() => {
                         closed.push(connection);
-                        gone_at_check_in = Some((id, IDLE_TIMEOUT));
+                        gone_at_check_in = Some((id, CloseReason::IdleTimeout));
                         release_slot(hosts, key);
                     }
                     Some((mut connection, id)) => {
@@ -408,7 +425,7 @@ impl Shared {
             reaper.wake();
         }
         for id in closed_ids {
-            self.notify(EventKind::Close("the next request in the queue wants a new connection"), key, id);
+            self.notify(EventKind::Close(CloseReason::NextWantsNew), key, id);
         }
         if let Some(id) = idle_id {
             self.notify(EventKind::Idle, key, id);
@@ -432,7 +449,7 @@ impl Shared {
                     // (`None`: an idle timeout too long to represent never expires.)
                     let expiry = idle.since.checked_add(self.idle_timeout);
                     let reason = if expiry.is_some_and(|expiry| expiry <= now) {
-                        IDLE_TIMEOUT
+                        CloseReason::IdleTimeout
                     } else if let Some(reason) = why_closed(idle.connection.poll_idle(cx)) {
                         reason
                     } else {
@@ -528,7 +545,7 @@ impl Lease {
         let id = self.shared.next_id();
         self.connection_id = Some(id);
         announce(self.shared.observer.as_ref(), || {
-            let mut event = ConnectionEvent::new(EventKind::Connect, &self.key, id);
+            let mut event = event(EventKind::Connect, &self.key, id);
             event.address = address;
             event
         });
@@ -538,7 +555,7 @@ impl Lease {
     /// will retry on a new one under the same slot.
     pub(crate) fn retrying(&mut self) {
         if let Some(id) = self.connection_id.take() {
-            self.shared.notify(EventKind::Close("failed before any response byte"), &self.key, id);
+            self.shared.notify(EventKind::Close(CloseReason::FailedBeforeResponse), &self.key, id);
             self.shared.notify(EventKind::Retry, &self.key, id);
         }
     }
@@ -547,12 +564,23 @@ impl Lease {
     /// the slot is freed.
     pub(crate) fn hand_over(mut self) {
         if let Some(id) = self.connection_id.take() {
-            self.shared.notify(EventKind::Close("handed to the caller"), &self.key, id);
+            self.shared.notify(EventKind::Close(CloseReason::HandedOver), &self.key, id);
+        }
+    }
+
+    /// Ends the request's use of `connection`: checks it in when nothing blocks its reuse,
+    /// else closes it saying why. Bytes after the response mean the server said more than
+    /// it framed: those must never be read as the next response.
+    pub(crate) fn release(self, connection: Connection, blocker: Option<CloseReason>) {
+        match blocker {
+            None if connection.has_unread_bytes() => self.close(connection, CloseReason::BytesAfterResponse),
+            None => self.check_in(connection),
+            Some(reason) => self.close(connection, reason),
         }
     }
 
     /// The connection cannot serve another request: close it (saying why) and free the slot.
-    pub(crate) fn close(mut self, connection: Connection, reason: &'static str) {
+    pub(crate) fn close(mut self, connection: Connection, reason: CloseReason) {
         drop(connection);
         if let Some(id) = self.connection_id.take() {
             self.shared.notify(EventKind::Close(reason), &self.key, id);
@@ -578,11 +606,7 @@ impl Drop for Lease {
             id
         });
         if let Some(id) = self.connection_id.take().or(untouched) {
-            self.shared.notify(
-                EventKind::Close("closed after its request (not reusable, failed or cancelled)"),
-                &self.key,
-                id,
-            );
+            self.shared.notify(EventKind::Close(CloseReason::NotReturned), &self.key, id);
         }
         self.shared.give_back(&self.key, None);
     }

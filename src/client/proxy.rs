@@ -1,7 +1,7 @@
 //! Proxies: which one a request goes through (explicit, global, or from the environment),
 //! HTTP CONNECT tunnels, and SOCKS 4/4a/5/5h handshakes.
 
-use super::connect::Target;
+use super::target::Target;
 use crate::error::{Error, ErrorKind};
 use crate::io::{Connection, Transport};
 use http::header::HeaderValue;
@@ -280,18 +280,17 @@ pub(crate) async fn connect_tunnel(
     authorization: Option<&HeaderValue>,
     timeout: Duration,
 ) -> Result<Box<dyn Transport>, Error> {
-    let authority = target.to_string();
-    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
-    if let Some(value) = authorization {
-        request.extend_from_slice(b"Proxy-Authorization: ");
-        request.extend_from_slice(value.as_bytes());
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"\r\n");
+    let mut request = Vec::with_capacity(128);
+    crate::h1::write_connect_request(&mut request, &target.to_string(), authorization);
     let failed = |what: String| Error::new(ErrorKind::Connect, format!("proxy {proxy}: {what}"));
     let mut conn = Connection::new(stream, 4096, timeout);
-    conn.write_all(&request).await.map_err(|cause| failed("send CONNECT".into()).with_source(cause))?;
-    let head = conn.read_response_head().await.map_err(|error| failed(format!("CONNECT answer: {error}")))?;
+    // Nothing to watch for while the CONNECT goes out: the answer is read next.
+    let sent = conn.write_watching(&request, |_| false).await;
+    sent.map_err(|cause| failed("send CONNECT".into()).with_source(cause))?;
+    let head = conn
+        .read_head(crate::h1::parse_response_head)
+        .await
+        .map_err(|error| failed(format!("CONNECT answer: {error}")))?;
     if !head.status.is_success() {
         return Err(failed(format!("CONNECT refused: {} {}", head.status.as_u16(), head.reason)));
     }

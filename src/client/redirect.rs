@@ -1,6 +1,6 @@
 //! Redirects: which statuses are followed, where to, and what the next request keeps.
 
-use super::request::{check_scheme, Request};
+use super::prepared::{check_scheme, PreparedRequest};
 use crate::error::{Error, ErrorKind};
 use bytes::Bytes;
 use http::header::{self, HeaderName};
@@ -47,10 +47,10 @@ pub(crate) fn location(headers: &HeaderMap) -> Result<Option<String>, Error> {
 /// drop the body and its headers. 307 and 308 keep method and body. A hop to another
 /// origin drops the caller's Authorization, Cookie, Proxy-Authorization and Host.
 pub(crate) fn next_request(
-    current: &Request,
+    current: &PreparedRequest,
     status: StatusCode,
     location: &str,
-) -> Result<Request, (String, Error)> {
+) -> Result<PreparedRequest, (String, Error)> {
     let mut url = current.url.join(location).map_err(|cause| {
         let error =
             Error::new(ErrorKind::Redirect, format!("invalid Location {location:?}")).with_source(cause);

@@ -1,35 +1,21 @@
-//! The request builder (AnyEvent::HTTP's `http_request` options), validation, and the
-//! spawn guard.
+//! The request builder (AnyEvent::HTTP's `http_request` options), the client's request
+//! constructors, and the spawn guard. Sending validates the request
+//! ([`PreparedRequest`]) and hands it to the main loop.
 
-use super::connect::{Connector, OnPrepare, Target};
-use super::{run, trace, Client, Response, Retry};
+use super::connect::Connector;
+use super::options::{Options, Progress};
+use super::prepared::{basic_credentials, IntoUrl, PreparedRequest, UrlArg};
+use super::response::Response;
+use super::retry::Retry;
+use super::{run, trace, Client};
 use crate::error::{Error, ErrorKind};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, Method};
+use http::Method;
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpSocket;
-use url::Url;
-
-pub(crate) type OnHeader<'a> = Box<dyn FnMut(&Response) -> bool + Send + 'a>;
-pub(crate) type OnBody<'a> = Box<dyn FnMut(&Bytes, &Response) -> bool + Send + 'a>;
-pub(crate) type OnProgress<'a> = Box<dyn FnMut(Progress) + Send + 'a>;
-
-/// How far a request has got, for [`on_progress`](RequestBuilder::on_progress).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Progress {
-    /// Request body bytes sent so far.
-    pub sent: u64,
-    /// The request body's size, when known.
-    pub send_total: Option<u64>,
-    /// Response body bytes received so far (of the final response).
-    pub received: u64,
-    /// The response body's size, when it has a Content-Length.
-    pub receive_total: Option<u64>,
-}
 
 /// A request being configured; finish with [`send`](Self::send) (a [`Response`] always),
 /// [`try_send`](Self::try_send) (a `Result`, for `?`) or [`spawn`](Self::spawn) (a
@@ -68,91 +54,6 @@ pub struct RequestBuilder<'a> {
     /// A body helper that could not build the body (a value JSON cannot represent): the
     /// request fails with this when sent.
     invalid: Option<Error>,
-}
-
-/// Per-request settings that are not part of the message itself.
-pub(crate) struct Options<'a> {
-    pub(crate) timeout: Duration,
-    /// The overall bound on the request (`None`: none), from the first byte of work.
-    pub(crate) deadline: Option<Duration>,
-    /// The retry policy, if any.
-    pub(crate) retry: Option<Retry>,
-    pub(crate) recurse: u32,
-    pub(crate) read_buffer_size: usize,
-    /// Largest body collected in memory (597 beyond it).
-    pub(crate) max_body_size: u64,
-    pub(crate) on_header: Option<OnHeader<'a>>,
-    pub(crate) on_body: Option<OnBody<'a>>,
-    pub(crate) want_body_handle: bool,
-    /// `send_streaming`: return after the head; the caller reads the body.
-    pub(crate) stream_body: bool,
-    /// A body produced while it is sent (stream, reader or file), instead of `body`.
-    pub(crate) upload: Option<super::upload::Upload>,
-    pub(crate) on_progress: Option<OnProgress<'a>>,
-    pub(crate) on_prepare: Option<OnPrepare>,
-    pub(crate) connector: Option<Arc<dyn Connector>>,
-    /// `None`: the default, persistent for idempotent methods only.
-    pub(crate) persistent: Option<bool>,
-    /// `None`: on, unless a proxy is used (AnyEvent::HTTP's default).
-    pub(crate) keepalive: Option<bool>,
-    pub(crate) session_id: Option<String>,
-    pub(crate) proxy: super::Proxy,
-    #[cfg(feature = "cookies")]
-    pub(crate) cookie_jar: Option<super::CookieJar>,
-    #[cfg(feature = "tls")]
-    pub(crate) tls: crate::tls::Tls,
-    /// Ask for and decode compressed responses.
-    #[cfg(feature = "decompress")]
-    pub(crate) decompress: bool,
-}
-
-impl<'a> Options<'a> {
-    /// A copy, unless callbacks (not `Clone`) or a body sent once are part of it.
-    fn try_clone(&self) -> Option<Self> {
-        if self.on_header.is_some() || self.on_body.is_some() || self.on_progress.is_some() {
-            return None;
-        }
-        let upload = match &self.upload {
-            Some(upload) => Some(upload.try_clone()?),
-            None => None,
-        };
-        Some(Self {
-            timeout: self.timeout,
-            deadline: self.deadline,
-            retry: self.retry.clone(),
-            recurse: self.recurse,
-            read_buffer_size: self.read_buffer_size,
-            max_body_size: self.max_body_size,
-            on_header: None,
-            on_body: None,
-            want_body_handle: self.want_body_handle,
-            stream_body: self.stream_body,
-            upload,
-            on_progress: None,
-            on_prepare: self.on_prepare.clone(),
-            connector: self.connector.clone(),
-            persistent: self.persistent,
-            keepalive: self.keepalive,
-            session_id: self.session_id.clone(),
-            proxy: self.proxy.clone(),
-            #[cfg(feature = "cookies")]
-            cookie_jar: self.cookie_jar.clone(),
-            #[cfg(feature = "tls")]
-            tls: self.tls.clone(),
-            #[cfg(feature = "decompress")]
-            decompress: self.decompress,
-        })
-    }
-}
-
-/// A request whose URL, method and headers have been checked.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    pub(crate) method: Method,
-    pub(crate) url: Url,
-    /// Caller headers in order; `None` suppresses a default header of that name.
-    pub(crate) headers: Vec<(HeaderName, Option<HeaderValue>)>,
-    pub(crate) body: Bytes,
 }
 
 impl<'a> RequestBuilder<'a> {
@@ -552,17 +453,29 @@ impl<'a> RequestBuilder<'a> {
     /// }
     /// # }
     /// ```
-    pub async fn send(self) -> Response {
-        let Self { client, method, url, headers, body, options, invalid } = self;
-        if let Some(error) = invalid {
-            return Response::from_error(url.for_display(), error);
-        }
-        let config = client.config();
-        match Request::validate(method, &url, headers, &config.default_headers, body) {
-            Ok(request) => {
-                trace::in_span(trace::request_span(&request), run::run(request, options, config)).await
+    pub fn send(self) -> impl Future<Output = Response> + Send + 'a {
+        // The builder's fields are used where they are, in the future's own copy of the
+        // builder: moving them out into locals would hold them twice in a state that is
+        // moved as a whole (this future is what a caller's task holds).
+        let mut this = self;
+        async move {
+            if let Some(error) = this.invalid.take() {
+                return Response::from_error(this.url.for_display(), error);
             }
-            Err(error) => Response::from_error(url.for_display(), error),
+            let config = this.client.config();
+            let body = std::mem::take(&mut this.body);
+            let headers = std::mem::take(&mut this.headers);
+            match PreparedRequest::validate(this.method, &this.url, headers, &config.default_headers, body) {
+                Ok(mut request) => {
+                    let span = trace::request_span(&request);
+                    let run = run::run(&mut request, &mut this.options, config);
+                    trace::in_span(span, run, |response: &Response| {
+                        (response.status().as_u16(), response.reason(), response.redirects().len())
+                    })
+                    .await
+                }
+                Err(error) => Response::from_error(this.url.for_display(), error),
+            }
         }
     }
 
@@ -660,226 +573,65 @@ impl Drop for RequestGuard {
     }
 }
 
-impl Request {
-    /// Checks everything the caller gave before a byte is written: all failures are 599.
-    /// The client's `defaults` go first, except those the caller set or removed.
-    fn validate(
-        method: Result<Method, String>,
-        url: &UrlArg,
-        headers: Vec<(String, Option<Vec<u8>>)>,
-        defaults: &HeaderMap,
-        body: Bytes,
-    ) -> Result<Self, Error> {
-        let invalid = |what: String| Error::new(ErrorKind::InvalidRequest, what);
-        let method = method.map_err(|method| invalid(format!("invalid method {method:?}")))?;
-        let mut url = match url {
-            UrlArg::Text(text) => parse_url(text)?,
-            UrlArg::Parsed(url) => {
-                check_scheme(url)?;
-                url.clone()
-            }
-        };
-        // `user:password@` becomes Basic auth (unless the caller set or removed
-        // Authorization) and leaves the URL, so it shows nowhere: not in the Response, a
-        // Referer, a redirect or an error message.
-        let userinfo = take_credentials(&mut url);
-        let mentioned = |name: &str| headers.iter().any(|(given, _)| given.eq_ignore_ascii_case(name));
-        // The URL's credentials are more specific than a client-wide Authorization.
-        let skip_default =
-            |name: &HeaderName| mentioned(name.as_str()) || (userinfo.is_some() && name == AUTHORIZATION);
-        let mut checked = Vec::with_capacity(defaults.len() + headers.len());
-        for (name, value) in defaults {
-            if !skip_default(name) {
-                checked.push((name.clone(), Some(value.clone())));
-            }
-        }
-        for (name, value) in headers {
-            let header_name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("invalid header name {name:?}")))?;
-            let value = match value {
-                Some(value) => Some(HeaderValue::from_bytes(&value).map_err(|_| {
-                    invalid(format!("invalid value for header {name:?} (control characters)"))
-                })?),
-                None => None,
-            };
-            checked.push((header_name, value));
-        }
-        if let Some((user, password)) = userinfo {
-            if !checked.iter().any(|(name, _)| name == AUTHORIZATION) {
-                let value = HeaderValue::from_str(&basic_credentials(&user, &password))
-                    .map_err(|_| invalid("the URL's credentials are not a valid header value".into()))?;
-                checked.push((AUTHORIZATION, Some(value)));
-            }
-        }
-        let request = Self { method, url, headers: checked, body };
-        request.check_framing_headers()?;
-        Ok(request)
+/// The client's request constructors live beside the builder they return, so that the
+/// builder depends on the client and not the other way round.
+impl Client {
+    /// A request with any method (`Method::PATCH` or `"PATCH"`).
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let client = courier::Client::new();
+    /// let res = client.request("PROPFIND", "http://127.0.0.1:8080/dav/").send().await;
+    /// # }
+    /// ```
+    pub fn request(&self, method: impl AsRef<str>, url: impl IntoUrl) -> RequestBuilder<'static> {
+        RequestBuilder::new(self.clone(), method.as_ref(), url.into_url_arg())
     }
 
-    /// Content-Length and Transfer-Encoding describe the body we send; a caller value
-    /// that disagrees with it would desynchronise the server, so it is refused.
-    fn check_framing_headers(&self) -> Result<(), Error> {
-        if self.caller_header(&TRANSFER_ENCODING).is_some() {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "transfer-encoding is set by courier, not by the caller",
-            ));
-        }
-        if let Some(Some(length)) = self.caller_header(&CONTENT_LENGTH) {
-            if length.as_bytes() != self.body.len().to_string().as_bytes() {
-                return Err(Error::new(
-                    ErrorKind::InvalidRequest,
-                    format!("content-length {length:?} does not match the {}-byte body", self.body.len()),
-                ));
-            }
-        }
-        Ok(())
+    /// A GET request.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let client = courier::Client::new();
+    /// let res = client.get("http://127.0.0.1:8080/").try_send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("GET", url)
     }
 
-    /// The caller's setting for a header: `None` not mentioned, `Some(None)` suppressed,
-    /// `Some(Some(value))` set (the first value when set more than once).
-    pub(crate) fn caller_header(&self, name: &HeaderName) -> Option<Option<&HeaderValue>> {
-        self.headers.iter().find(|(existing, _)| existing == name).map(|(_, value)| value.as_ref())
+    /// A HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("HEAD", url)
     }
 
-    /// Drops every caller header named in `names`.
-    pub(crate) fn drop_headers(&mut self, names: &[HeaderName]) {
-        self.headers.retain(|(name, value)| value.is_none() || !names.contains(name));
+    /// A POST request; give it a body with [`body`](RequestBuilder::body),
+    /// [`form`](RequestBuilder::form), [`json`](RequestBuilder::json), … (without one it
+    /// is sent with `Content-Length: 0`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let client = courier::Client::new();
+    /// let res = client.post("http://127.0.0.1:8080/login").form([("user", "ada")]).try_send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("POST", url)
     }
 
-    /// GET, HEAD, PUT, DELETE, OPTIONS and TRACE: repeating them does no more harm than
-    /// sending them once (RFC 9110 §9.2.2), so they may be retried.
-    pub(crate) fn is_idempotent(&self) -> bool {
-        matches!(
-            self.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
-        )
+    /// A PUT request (idempotent: persistent, and retried under a [`Retry`] policy).
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("PUT", url)
     }
 
-    /// Where to connect for this request.
-    pub(crate) fn target(&self) -> Target {
-        // The URL's own serialization (no formatting work); IPv6 literals lose the brackets.
-        let host = self.url.host_str().unwrap_or("");
-        let host = host.strip_prefix('[').and_then(|bare| bare.strip_suffix(']')).unwrap_or(host);
-        Target {
-            scheme: self.url.scheme().to_owned(),
-            host: host.to_owned(),
-            port: self.url.port_or_known_default().unwrap_or(80),
-        }
+    /// A PATCH request (not idempotent: never retried unless the policy says
+    /// [`any_method`](Retry::any_method)).
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("PATCH", url)
     }
-}
 
-/// A request's URL: text, parsed when the request is sent, or an already parsed [`Url`],
-/// which skips the parsing (worth it for a URL requested again and again).
-///
-/// ```no_run
-/// # async fn demo() {
-/// let url = courier::Url::parse("http://127.0.0.1:8080/health").unwrap();
-/// for _ in 0..3 {
-///     let res = courier::get(&url).send().await; // no parsing per request
-///     println!("{}", res.status());
-/// }
-/// let res = courier::get("http://127.0.0.1:8080/").send().await; // text works too
-/// # }
-/// ```
-pub trait IntoUrl {
-    #[doc(hidden)]
-    fn into_url_arg(self) -> UrlArg;
-}
-
-/// What an [`IntoUrl`] turns into (not used directly).
-#[doc(hidden)]
-#[derive(Debug, Clone)]
-pub enum UrlArg {
-    /// Text to parse.
-    Text(String),
-    /// Parsed already.
-    Parsed(Url),
-}
-
-impl UrlArg {
-    /// The URL as a response reports it: normalised when it parses (as after a successful
-    /// send), the caller's text when it does not (so a garbled URL is shown as given).
-    /// Credentials never show: a password becomes `***`.
-    fn for_display(self) -> String {
-        let shown = match self {
-            Self::Text(text) => Url::parse(&text).map_or(text, String::from),
-            Self::Parsed(url) => url.into(),
-        };
-        super::proxy::redact(&shown)
+    /// A DELETE request (idempotent).
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'static> {
+        self.request("DELETE", url)
     }
-}
-
-impl IntoUrl for &str {
-    fn into_url_arg(self) -> UrlArg {
-        UrlArg::Text(self.to_owned())
-    }
-}
-
-impl IntoUrl for String {
-    fn into_url_arg(self) -> UrlArg {
-        UrlArg::Text(self)
-    }
-}
-
-impl IntoUrl for &String {
-    fn into_url_arg(self) -> UrlArg {
-        UrlArg::Text(self.clone())
-    }
-}
-
-impl IntoUrl for Url {
-    fn into_url_arg(self) -> UrlArg {
-        UrlArg::Parsed(self)
-    }
-}
-
-impl IntoUrl for &Url {
-    fn into_url_arg(self) -> UrlArg {
-        UrlArg::Parsed(self.clone())
-    }
-}
-
-/// Parses an absolute http URL; anything else is a 599 with a reason that says why.
-pub(crate) fn parse_url(text: &str) -> Result<Url, Error> {
-    let url = Url::parse(text).map_err(|cause| {
-        Error::new(ErrorKind::InvalidUrl, format!("invalid URL {text:?}")).with_source(cause)
-    })?;
-    check_scheme(&url)?;
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::new(ErrorKind::InvalidUrl, format!("URL {text:?} has no host")));
-    }
-    Ok(url)
-}
-
-/// Only http and https (with the `tls` feature) URLs can be fetched, also after a redirect.
-pub(crate) fn check_scheme(url: &Url) -> Result<(), Error> {
-    match url.scheme() {
-        "http" => Ok(()),
-        #[cfg(feature = "tls")]
-        "https" => Ok(()),
-        #[cfg(not(feature = "tls"))]
-        "https" => Err(Error::new(
-            ErrorKind::UnsupportedScheme,
-            "https URLs need the `tls` feature, which this build lacks",
-        )),
-        other => Err(Error::new(ErrorKind::UnsupportedScheme, format!("unsupported URL scheme {other:?}"))),
-    }
-}
-
-/// `Basic base64(user:password)`.
-fn basic_credentials(user: &str, password: &str) -> String {
-    format!("Basic {}", crate::base64::encode(format!("{user}:{password}").as_bytes()))
-}
-
-/// Removes `user:password@` from `url`; the percent-decoded pair, if there was one.
-fn take_credentials(url: &mut Url) -> Option<(String, String)> {
-    if url.username().is_empty() && url.password().is_none() {
-        return None;
-    }
-    let user = crate::percent::decode(url.username(), false);
-    let password = crate::percent::decode(url.password().unwrap_or_default(), false);
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    Some((user, password))
 }

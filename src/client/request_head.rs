@@ -2,13 +2,13 @@
 //!
 //! Defaults (each replaced by a caller header of the same name, or suppressed with
 //! `remove_header`): Host, User-Agent, Accept-Encoding (with `decompress(true)`), TE,
-//! Connection, Referer (on redirect hops) and Content-Length (when there is a body, or the
-//! method expects one).
+//! Connection, Referer (on redirect hops) and the body's framing field (`h1::framing`:
+//! Content-Length when there is a body or the method expects one, chunked for a streamed
+//! body of unknown length).
 
-use super::request::Request;
-use crate::h1;
+use super::prepared::PreparedRequest;
+use crate::h1::{self, Framing, FramingField};
 use http::header::{self, HeaderName, HeaderValue};
-use http::Method;
 use url::{Position, Url};
 
 /// What the Connection header asks of the server.
@@ -23,7 +23,7 @@ pub(crate) enum Persistence {
 }
 
 /// What this hop adds beyond the request itself: how it reaches the origin, and cookies.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Route<'a> {
     /// Through an HTTP proxy, for an http URL: the target is the absolute URL.
     pub(crate) absolute_form: bool,
@@ -31,8 +31,8 @@ pub(crate) struct Route<'a> {
     pub(crate) proxy_authorization: Option<&'a HeaderValue>,
     /// The cookie jar's Cookie header for this URL (unless the caller set one).
     pub(crate) cookie: Option<&'a HeaderValue>,
-    /// A streamed body: `Some(Some(n))` is sent with Content-Length n, `Some(None)` chunked.
-    pub(crate) streamed_body: Option<Option<u64>>,
+    /// How the body is framed (`h1::framing`): its Content-Length, chunked, or no field.
+    pub(crate) framing: Framing,
     /// The URL of the response that redirected here, if any (for Referer).
     pub(crate) referer: Option<&'a Url>,
     /// Ask for compressed content (`decompress(true)`): Accept-Encoding.
@@ -43,7 +43,7 @@ pub(crate) struct Route<'a> {
 /// RFC 9112 §3.2 recommends), then the caller's fields, then the other defaults. Written
 /// straight into `dst`: this runs for every request.
 pub(crate) fn write(
-    request: &Request,
+    request: &PreparedRequest,
     user_agent: &HeaderValue,
     persistence: Persistence,
     route: &Route<'_>,
@@ -98,13 +98,12 @@ pub(crate) fn write(
     let referer = route.referer.and_then(|from| referer_value(from, &request.url));
     add_default(header::REFERER, referer.as_ref().map(HeaderValue::as_bytes));
     let mut length = [0u8; 20];
-    match route.streamed_body {
-        None => add_default(
-            header::CONTENT_LENGTH,
-            content_length(request).map(|n| h1::format_decimal(&mut length, n)),
-        ),
-        Some(Some(n)) => add_default(header::CONTENT_LENGTH, Some(h1::format_decimal(&mut length, n))),
-        Some(None) => add_default(header::TRANSFER_ENCODING, Some(b"chunked")),
+    match route.framing.field {
+        FramingField::None => {}
+        FramingField::ContentLength(n) => {
+            add_default(header::CONTENT_LENGTH, Some(h1::format_decimal(&mut length, n)))
+        }
+        FramingField::Chunked => add_default(header::TRANSFER_ENCODING, Some(b"chunked")),
     }
     add_default(header::COOKIE, route.cookie.map(HeaderValue::as_bytes));
     if route.absolute_form {
@@ -135,10 +134,4 @@ fn referer_value(from: &Url, to: &Url) -> Option<HeaderValue> {
     let _ = clean.set_username("");
     let _ = clean.set_password(None);
     HeaderValue::from_str(clean.as_str()).ok()
-}
-
-/// Content-Length for a body, or `0` for methods whose semantics anticipate one.
-fn content_length(request: &Request) -> Option<u64> {
-    let expects_body = matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
-    (expects_body || !request.body.is_empty()).then_some(request.body.len() as u64)
 }

@@ -1,5 +1,7 @@
-//! The Response: status (real or 595..599), headers, body, redirect chain, and the body handle.
+//! The Response: status (real or 595..599), headers, body, redirect chain, the streamed
+//! body's `chunk()`, and the body handle.
 
+use super::body_reader::BodyReader;
 use super::exclusive::Exclusive;
 use crate::error::{Error, ErrorKind};
 use crate::h1::ResponseHead;
@@ -39,16 +41,18 @@ pub struct Response {
     pub(crate) version: Option<Version>,
     pub(crate) url: String,
     pub(crate) headers: HeaderMap,
-    pub(crate) trailers: HeaderMap,
+    /// Boxed, as the error and the body handle are: most responses have none, and a
+    /// `Response` is moved several times on its way to the caller (its size is copied).
+    pub(crate) trailers: Option<Box<HeaderMap>>,
     pub(crate) redirects: Vec<Response>,
     pub(crate) orig: Option<(StatusCode, String)>,
-    pub(crate) error: Option<Error>,
+    pub(crate) error: Option<Box<Error>>,
     pub(crate) body: Bytes,
     /// `Exclusive`: the connection inside is not `Sync`, and only `&mut self` reaches it.
-    pub(crate) body_handle: Option<Exclusive<BodyHandle>>,
+    pub(crate) body_handle: Option<Exclusive<Box<BodyHandle>>>,
     /// The unread body of a streamed response (`send_streaming`). Boxed: it is half a
     /// kilobyte, and every response is moved several times on its way to the caller.
-    pub(crate) body_reader: Option<Exclusive<Box<super::body_stream::BodyReader>>>,
+    pub(crate) body_reader: Option<Exclusive<Box<BodyReader>>>,
 }
 
 impl Response {
@@ -62,10 +66,10 @@ impl Response {
             version: None,
             url,
             headers: HeaderMap::new(),
-            trailers: HeaderMap::new(),
+            trailers: None,
             redirects: Vec::new(),
             orig: None,
-            error: Some(error),
+            error: Some(Box::new(error)),
             body: Bytes::new(),
             body_handle: None,
             body_reader: None,
@@ -80,7 +84,7 @@ impl Response {
             version: Some(head.version),
             url: url.into(),
             headers: head.headers,
-            trailers: HeaderMap::new(),
+            trailers: None,
             redirects: Vec::new(),
             orig: None,
             error: None,
@@ -97,7 +101,7 @@ impl Response {
         let status = std::mem::replace(&mut self.status, error.status());
         let reason = std::mem::replace(&mut self.reason, error.to_string());
         self.orig = Some((status, reason));
-        self.error = Some(error);
+        self.error = Some(Box::new(error));
         self
     }
 
@@ -153,7 +157,8 @@ impl Response {
 
     /// Trailer fields sent after a chunked body (empty otherwise).
     pub fn trailers(&self) -> &HeaderMap {
-        &self.trailers
+        static NONE: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
+        self.trailers.as_deref().unwrap_or(&NONE)
     }
 
     /// The redirect responses that led here, newest first (AnyEvent::HTTP's `Redirect` chain).
@@ -176,7 +181,7 @@ impl Response {
 
     /// Why the request failed, when the status is 595..599.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// True when the request failed (status 595..599).
@@ -202,7 +207,7 @@ impl Response {
 
     /// The raw connection, when `want_body_handle(true)` was asked for and a body follows.
     pub fn take_body_handle(&mut self) -> Option<BodyHandle> {
-        self.body_handle.take().map(Exclusive::into_inner)
+        self.body_handle.take().map(|handle| *handle.into_inner())
     }
 
     /// `Err` for a failed request (595..599: its [`Error`]) and for a 4xx or 5xx answer
@@ -230,9 +235,47 @@ impl Response {
     /// (whatever its status): what [`try_send`](crate::RequestBuilder::try_send) returns.
     pub(crate) fn into_result(mut self) -> Result<Self, Error> {
         match self.error.take() {
-            Some(error) => Err(error),
+            Some(error) => Err(*error),
             None => Ok(self),
         }
+    }
+
+    /// The next piece of a body opened with
+    /// [`send_streaming`](crate::RequestBuilder::send_streaming); `Ok(None)` at its end
+    /// (then the connection goes back to the pool and [`trailers`](Self::trailers) are
+    /// set). A failure is a 597 error; dropping the response early closes the connection.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), courier::Error> {
+    /// let mut res = courier::get("http://127.0.0.1:8080/big").send_streaming().await;
+    /// let mut total = 0;
+    /// while let Some(chunk) = res.chunk().await? {
+    ///     total += chunk.len();
+    /// }
+    /// println!("{} bytes", total);
+    /// # Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let Some(reader) = self.body_reader.as_mut() else { return Ok(None) };
+        match reader.get_mut().next().await {
+            Ok(Some(data)) => Ok(Some(data)),
+            Ok(None) => {
+                if let Some(reader) = self.body_reader.take() {
+                    self.trailers = reader.into_inner().trailers.take();
+                }
+                Ok(None)
+            }
+            // Dropping the reader closes the connection (if it is still open).
+            Err(error) => {
+                self.body_reader = None;
+                Err(error.with_url(&self.url))
+            }
+        }
+    }
+
+    /// True while some of a streamed body is still unread.
+    pub fn has_more_body(&self) -> bool {
+        self.body_reader.is_some()
     }
 
     /// The whole body. For a streamed response

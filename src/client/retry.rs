@@ -2,8 +2,8 @@
 //! bounds on both (attempts, total pause, the request's deadline).
 
 use super::deadline::Deadline;
-use super::request::Request;
-use super::Response;
+use super::prepared::PreparedRequest;
+use super::response::Response;
 use crate::error::ErrorKind;
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
@@ -158,7 +158,7 @@ impl Attempts {
     /// response is the answer. Counts the retry when it returns a pause.
     pub(crate) fn pause_after(
         &mut self,
-        request: &Request,
+        request: &PreparedRequest,
         response: &Response,
         deadline: &Deadline,
     ) -> Option<Duration> {

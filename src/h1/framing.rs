@@ -1,5 +1,6 @@
 //! Body framing: how long a message body is, decided in one function per RFC 9112 §6.3.
 
+use super::outgoing::has_body;
 use super::ProtocolError;
 use http::header::{HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, Version};
@@ -50,13 +51,9 @@ pub fn body_mode(
 ) -> Result<BodyMode, ProtocolError> {
     // Step 1: responses to HEAD, and 1xx, 204 and 304 responses, end at the head.
     // Step 2: a 2xx response to CONNECT turns the connection into a tunnel; no body.
+    // (One rule for both directions: `has_body`.)
     if let MessageKind::Response { request_method, status } = kind {
-        if *request_method == Method::HEAD
-            || (100..200).contains(&status)
-            || status == 204
-            || status == 304
-            || (*request_method == Method::CONNECT && (200..300).contains(&status))
-        {
+        if !has_body(request_method, status) {
             return Ok(BodyMode::Empty);
         }
     }
@@ -180,7 +177,7 @@ pub fn list_has_token<'v>(values: impl IntoIterator<Item = &'v HeaderValue>, tok
     })
 }
 
-fn trim_ows(bytes: &[u8]) -> &[u8] {
+pub(super) fn trim_ows(bytes: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
