@@ -261,12 +261,6 @@ impl Connection {
         &mut self.read_buf
     }
 
-    /// Reads the next request head (server side).
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
-    pub(crate) async fn read_request_head(&mut self) -> Result<h1::RequestHead, ReadError> {
-        self.read_head(h1::parse_request_head).await
-    }
-
     /// Reads until `parse` finds a complete head at the start of the buffer, then consumes
     /// it (a request head; a proxy's answer to CONNECT).
     pub(crate) async fn read_head<H>(&mut self, parse: HeadParser<H>) -> Result<H, ReadError> {

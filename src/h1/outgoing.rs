@@ -109,6 +109,19 @@ pub enum FramingField {
     Chunked,
 }
 
+impl FramingField {
+    /// Appends the field (if any) to a head being written.
+    pub fn write(&self, dst: &mut Vec<u8>) {
+        match *self {
+            Self::None => {}
+            Self::ContentLength(length) => {
+                write_field(dst, &header::CONTENT_LENGTH, format_decimal(&mut [0; 20], length));
+            }
+            Self::Chunked => write_field(dst, &header::TRANSFER_ENCODING, b"chunked"),
+        }
+    }
+}
+
 /// How an outgoing message's body goes on the wire, and what its head says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Framing {
@@ -133,13 +146,7 @@ impl Framing {
 
     /// Appends the framing field (if any) to a head being written.
     pub fn write_field(&self, dst: &mut Vec<u8>) {
-        match self.field {
-            FramingField::None => {}
-            FramingField::ContentLength(length) => {
-                write_field(dst, &header::CONTENT_LENGTH, format_decimal(&mut [0; 20], length));
-            }
-            FramingField::Chunked => write_field(dst, &header::TRANSFER_ENCODING, b"chunked"),
-        }
+        self.field.write(dst);
     }
 }
 
@@ -154,8 +161,8 @@ impl Framing {
 ///   (RFC 9110 §8.6). A streamed request goes with its declared length, else chunked.
 /// - A reply that may not carry a body (see [`has_body`]) is `Empty`. Its head states no
 ///   length (RFC 9110 §8.6: none in 1xx and 204; a 2xx to CONNECT has no framing fields,
-///   §9.3.6; a 304 may only repeat what its sender knows), except a reply to HEAD, which
-///   states the length a GET would get: the complete body's, else the declared one.
+///   §9.3.6), except a reply to HEAD, which states the length a GET would get (the
+///   complete body's, else the declared one), and a 304, which may repeat a declared one.
 /// - A reply with a body: the complete length, else the declared one, else chunked for an
 ///   HTTP/1.1 client, else (HTTP/1.0 has no chunked coding) close-delimited.
 pub fn framing(message: Outgoing<'_>, complete: Option<u64>, declared: Option<u64>) -> Framing {
@@ -171,9 +178,11 @@ pub fn framing(message: Outgoing<'_>, complete: Option<u64>, declared: Option<u6
         },
         Outgoing::Response { request_method, request_version, status } => {
             if !has_body(request_method, status) {
-                // A reply to HEAD states what a GET would get: nothing for 1xx, 204, 304.
+                // A reply to HEAD states what a GET would get: nothing for 1xx, 204; a 304
+                // only what its sender declared (the length the 200 would have).
                 let head = *request_method == Method::HEAD && has_body(&Method::GET, status);
                 let stated = match (head, complete) {
+                    (false, _) if status == 304 => declared,
                     (false, _) => None,
                     (true, Some(n)) if n > 0 || declared.is_none() => Some(n),
                     (true, _) => declared,
@@ -401,6 +410,8 @@ mod tests {
         for status in [100, 204, 304] {
             assert_eq!(reply(&get, v11, status, Some(5), None), of(Empty, No), "{status}");
         }
+        assert_eq!(reply(&get, v11, 304, Some(0), Some(42)), of(Empty, Cl(42)), "a 304 repeats the length");
+        assert_eq!(reply(&get, v11, 204, Some(0), Some(42)), of(Empty, No), "a 204 states none");
         assert_eq!(reply(&connect, v11, 200, Some(5), None), of(Empty, No));
         assert_eq!(reply(&connect, v11, 407, Some(5), None), of(Length(5), Cl(5)));
         // HEAD states what a GET would get, and sends nothing.

@@ -190,9 +190,7 @@ impl Reading {
         if self.send_continue {
             // (Marked while it is written: a write cut short leaves the wire unusable.)
             self.continue_cut = true;
-            conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .map_err(|_| self.fail(BodyError::Closed))?;
+            conn.write_all(crate::h1::CONTINUE).await.map_err(|_| self.fail(BodyError::Closed))?;
             (self.send_continue, self.continue_cut) = (false, false);
         }
         match conn.read_body_event(&mut self.decoder).await {

@@ -137,7 +137,7 @@ async fn serve_one(
     }
     // From its first byte, the whole head must arrive within the request timeout
     // (slowloris gets 408, on every request of a keep-alive connection).
-    let read = match crate::io::within(limits.request_timeout, conn.read_request_head()).await {
+    let read = match crate::io::within(limits.request_timeout, conn.read_head(h1::parse_request_head)).await {
         Ok(Ok(head)) => Ok(head),
         Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
             Err((431, "request head too large".to_owned()))
@@ -457,15 +457,18 @@ struct RequestFields<'a> {
     host: Option<&'a HeaderValue>,
     /// What the Expect fields ask, all of them together.
     expect: Expectation,
-    /// Connection lists `close` / `keep-alive`.
-    close: bool,
-    keep_alive: bool,
+    /// The Connection tokens (`close`, `keep-alive`) of all Connection fields.
+    connection: h1::ConnectionTokens,
 }
 
 impl<'a> RequestFields<'a> {
     fn gather(headers: &'a HeaderMap) -> Self {
-        let mut fields =
-            Self { hosts: 0, host: None, expect: Expectation::None, close: false, keep_alive: false };
+        let mut fields = Self {
+            hosts: 0,
+            host: None,
+            expect: Expectation::None,
+            connection: h1::ConnectionTokens::default(),
+        };
         for (name, value) in headers {
             if name == header::HOST {
                 fields.hosts += 1;
@@ -473,20 +476,15 @@ impl<'a> RequestFields<'a> {
             } else if name == header::EXPECT {
                 fields.expect = fields.expect.and(value);
             } else if name == header::CONNECTION {
-                fields.close |= h1::list_has_token([value], "close");
-                fields.keep_alive |= h1::list_has_token([value], "keep-alive");
+                fields.connection.add(value);
             }
         }
         fields
     }
 
-    /// HTTP/1.1 persists unless the client says `close`; HTTP/1.0 only if it says
-    /// `keep-alive`.
+    /// Whether the client lets the connection persist (the rule both roles share).
     fn keep_alive(&self, version: Version) -> bool {
-        match version {
-            Version::HTTP_10 => self.keep_alive && !self.close,
-            _ => !self.close,
-        }
+        h1::keep_alive(version, self.connection) == h1::KeepAlive::Yes
     }
 }
 

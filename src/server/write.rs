@@ -3,15 +3,12 @@
 use super::hooks::Sent;
 use super::reply::{Body, Fault};
 use super::{Reply, Request, Shared};
-use crate::h1;
+use crate::h1::{self, BodyMode, FramingField, Outgoing};
 use crate::io::Connection;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderName};
 use http::{HeaderMap, Method, Version};
 use std::io;
 use std::time::Duration;
-
-/// `Transfer-Encoding: chunked`, checked at compile time (see `reply.rs`).
-const CHUNKED: HeaderValue = HeaderValue::from_static("chunked");
 
 /// Writes a reply with the server's default headers and correct framing, through its
 /// fault if it has one. May turn `keep_alive` off (close-delimited bodies, faults, a
@@ -57,78 +54,49 @@ pub(super) async fn write_reply(
     if fault.as_ref().is_some_and(Fault::ends_connection) {
         *keep_alive = false;
     }
-    let wrong_length = match fault {
-        Some(Fault::WrongContentLength(length)) => Some(length),
-        _ => None,
+    let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
+    // The framing is the server's, decided by the one rule both roles share: a handler's
+    // Content-Length only declares a length where no complete body states it (a stream,
+    // a reply to HEAD or a 304), and its Transfer-Encoding is never sent (`write_head`
+    // leaves both out and writes the framing's field).
+    let declared = match &body {
+        Body::Stream(_) => declared_length(&reply.headers),
+        Body::Full(bytes) if bytes.is_empty() && (*method == Method::HEAD || status == 304) => {
+            declared_length(&reply.headers)
+        }
+        Body::Full(_) => None,
     };
-    // Transfer-Encoding is framing, and the server frames every reply itself (chunked
-    // for a streamed body, below): a handler's would go out beside Content-Length, over
-    // a body that is not chunked (RFC 9112 §6.1).
-    reply.headers.remove(header::TRANSFER_ENCODING);
-    // A 2xx to CONNECT would turn the connection into a tunnel: its head has no framing
-    // fields and no body (RFC 9110 §9.3.6). We do not tunnel, so the connection ends.
-    let tunnel = *method == Method::CONNECT && status.is_success();
-    if tunnel {
-        reply.headers.remove(header::CONTENT_LENGTH);
+    let complete = match &body {
+        Body::Full(bytes) => Some(bytes.len() as u64),
+        Body::Stream(_) => None,
+    };
+    let message =
+        Outgoing::Response { request_method: method, request_version: version, status: status.as_u16() };
+    let mut framing = h1::framing(message, complete, declared);
+    if let Some(Fault::WrongContentLength(length)) = fault {
+        // A length stated on purpose that the body does not keep: the bytes go as they are.
+        framing.field = FramingField::ContentLength(length);
+        if framing.mode != BodyMode::Empty {
+            framing.mode = BodyMode::CloseDelimited;
+        }
+    }
+    // A 2xx to CONNECT would make the connection a tunnel (no body, no framing fields:
+    // the rule gives neither). We do not tunnel, so the connection ends.
+    if framing.closes() || (*method == Method::CONNECT && status.is_success()) {
         *keep_alive = false;
     }
-    let no_body =
-        tunnel || *method == Method::HEAD || status.is_informational() || status == 204 || status == 304;
-    let body = std::mem::replace(&mut reply.body, Body::Full(bytes::Bytes::new()));
-    // (`WrongContentLength` states a length on purpose that the body does not keep.)
-    let streamed_length = match &body {
-        Body::Stream(_) if wrong_length.is_none() => declared_length(&reply.headers),
-        _ => None,
-    };
-    // The Content-Length the server states for a complete body.
-    let mut content_length = None;
-    match &body {
-        // 1xx and 204 have no Content-Length (RFC 9110 §8.6); a 304 may only repeat the
-        // length a 200 would have had, which only the handler knows.
-        // An empty reply to HEAD may state the length a GET would get (the handler knows it).
-        Body::Full(bytes) => {
-            let head_states_length = *method == Method::HEAD
-                && bytes.is_empty()
-                && reply.headers.contains_key(header::CONTENT_LENGTH);
-            if !(tunnel || status.is_informational() || status == 204 || status == 304 || head_states_length)
-            {
-                content_length = Some(bytes.len() as u64);
-            }
-        }
-        Body::Stream(_) if no_body || streamed_length.is_some() || wrong_length.is_some() => {}
-        Body::Stream(_) if version == Version::HTTP_11 => {
-            reply.headers.insert(header::TRANSFER_ENCODING, CHUNKED);
-        }
-        // HTTP/1.0 has no chunked coding: the body ends with the connection.
-        Body::Stream(_) => *keep_alive = false,
-    }
-    if wrong_length.is_some() {
-        content_length = wrong_length;
-    }
-    write_head(head, &reply, content_length, version, keep_alive, shared);
-    let full_length = match &body {
-        Body::Full(bytes) if !no_body => Some(bytes.len() as u64),
-        Body::Full(_) => Some(0),
-        Body::Stream(_) if no_body => Some(0),
-        Body::Stream(_) => None,
+    write_head(head, &reply, framing.field, version, keep_alive, shared);
+    let full_length = match (&body, framing.mode) {
+        (_, BodyMode::Empty) => Some(0),
+        (Body::Full(bytes), _) => Some(bytes.len() as u64),
+        (Body::Stream(_), _) => None,
     };
     log(fault.as_ref().is_none_or(|fault| fault.completes(head.len() as u64, full_length)).then_some(status));
     if let Some(Fault::DelayHead(delay)) = &fault {
         tokio::time::sleep(*delay).await;
     }
-    let written = write_framed(
-        conn,
-        head,
-        reply,
-        body,
-        fault.as_ref(),
-        no_body,
-        streamed_length,
-        keep_alive,
-        shared,
-        request,
-    )
-    .await;
+    let written =
+        write_framed(conn, head, body, framing.mode, fault.as_ref(), keep_alive, shared, request).await;
     // The buffer stays with the connection: empty, and small again after a large reply.
     head.clear();
     head.shrink_to(KEPT_CAPACITY);
@@ -138,22 +106,21 @@ pub(super) async fn write_reply(
 /// What a connection's reply buffer keeps between replies.
 const KEPT_CAPACITY: usize = 4 * 1024;
 
-/// Sends the head in `head` and the body, through the fault; the body bytes sent, or
-/// `None` when a fault cut the reply.
+/// Sends the head in `head` and the body framed as `mode`, through the fault; the body
+/// bytes sent, or `None` when a fault cut the reply.
 #[allow(clippy::too_many_arguments)]
 async fn write_framed(
     conn: &mut Connection,
     head: &mut Vec<u8>,
-    reply: Reply,
     body: Body,
+    mode: BodyMode,
     fault: Option<&Fault>,
-    no_body: bool,
-    streamed_length: Option<u64>,
     keep_alive: &mut bool,
     shared: &Shared,
     request: Option<&Request>,
 ) -> io::Result<Option<u64>> {
     let mut out = Output::new(conn, fault);
+    let no_body = mode == BodyMode::Empty;
     match body {
         // The usual case: head and body in one write.
         Body::Full(bytes) if out.is_plain() => {
@@ -174,26 +141,29 @@ async fn write_framed(
             if no_body {
                 return Ok(out.finish().then_some(0));
             }
-            let chunked = reply.headers.contains_key(header::TRANSFER_ENCODING);
+            let mut encoder = h1::Encoder::new(mode);
             let mut framed = Vec::new();
             while let Some((mut chunk, written)) = chunks.recv().await {
                 // Never past the stream's own Content-Length: the client would read the
                 // rest as the start of the next response. The stream ends there.
-                let over = streamed_length.filter(|&length| out.body_bytes + chunk.len() as u64 > length);
-                if let Some(length) = over {
-                    chunk.truncate((length - out.body_bytes) as usize);
-                    *keep_alive = false;
-                }
-                if chunked && out.is_plain() {
-                    // One write per chunk: its size line, data and CRLF together.
+                let over = match mode {
+                    BodyMode::Length(length) if encoder.sent() + chunk.len() as u64 > length => {
+                        chunk.truncate((length - encoder.sent()) as usize);
+                        *keep_alive = false;
+                        true
+                    }
+                    _ => false,
+                };
+                if out.is_plain() {
+                    // One write per piece: a chunk's size line, data and CRLF together.
                     framed.clear();
-                    h1::encode_chunk(&mut framed, &chunk);
+                    encoder.encode(&mut framed, &chunk).map_err(io::Error::other)?;
                     out.conn.write_all(&framed).await?;
                     out.body_bytes += chunk.len() as u64;
                 } else {
-                    out.chunk(&chunk, chunked).await?;
+                    out.chunk(&chunk, mode == BodyMode::Chunked).await?;
                 }
-                if out.cut || over.is_some() {
+                if out.cut || over {
                     break;
                 }
                 let _ = written.send(());
@@ -201,12 +171,12 @@ async fn write_framed(
                     hook(request, chunk.len());
                 }
             }
-            if chunked {
+            if mode == BodyMode::Chunked {
                 out.send(h1::LAST_CHUNK, false).await?;
             }
-            // A stream that did not match its own Content-Length leaves the client unable
-            // to find the next response: close.
-            if streamed_length.is_some_and(|length| length != out.body_bytes) {
+            // A stream shorter than its own Content-Length leaves the client unable to
+            // find the next response: close.
+            if matches!(mode, BodyMode::Length(length) if length != out.body_bytes) {
                 *keep_alive = false;
             }
         }
@@ -340,7 +310,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 fn write_head(
     dst: &mut Vec<u8>,
     reply: &Reply,
-    content_length: Option<u64>,
+    framing: FramingField,
     version: Version,
     keep_alive: &mut bool,
     shared: &Shared,
@@ -359,7 +329,8 @@ fn write_head(
             }
             continue;
         }
-        if content_length.is_some() && name == header::CONTENT_LENGTH {
+        // The framing fields are the server's (written below), never the handler's.
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
             continue;
         }
         has_date |= name == header::DATE;
@@ -368,9 +339,7 @@ fn write_head(
         has_expires |= name == header::EXPIRES;
         h1::write_field(dst, name, value.as_bytes());
     }
-    if let Some(length) = content_length {
-        h1::write_field(dst, &header::CONTENT_LENGTH, h1::format_decimal(&mut [0; 20], length));
-    }
+    framing.write(dst);
     // Date is mandatory (RFC 9110 §6.6.1 for an origin server with a clock): not removable.
     let removed = |name: &HeaderName| reply.removed.contains(name);
     let date = crate::date::now_header_value();

@@ -195,7 +195,7 @@ impl<T> WebSocketServer<T> {
     {
         let timeout = self.limits.handshake_timeout;
         let mut conn = io::Connection::new(Box::new(stream), HANDSHAKE_READ_SIZE, timeout);
-        let head = match tokio::time::timeout(timeout, conn.read_request_head()).await {
+        let head = match tokio::time::timeout(timeout, conn.read_head(crate::h1::parse_request_head)).await {
             Ok(Ok(head)) => head,
             Ok(Err(ReadError::Protocol(cause))) => {
                 return Err(refuse(&mut conn, Rejection::new(format!("malformed request: {cause}"))).await)
