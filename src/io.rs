@@ -55,7 +55,7 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// How a watched write ended (see [`Connection::write_watching`]).
+/// How a watched write ended (see [`Wire::write_watching`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
     /// Every byte went out.
@@ -72,7 +72,7 @@ pub(crate) enum Written {
 /// 50-byte reply, and a thousand pooled connections hold a thousand of them.
 const FIRST_READ: usize = 2 * 1024;
 
-/// What an idle connection's peer did meanwhile (see [`Connection::poll_idle`]).
+/// What an idle connection's peer did meanwhile (see [`Wire::poll_idle`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IdleCheck {
     /// Nothing: the connection can carry the next request.
@@ -83,8 +83,10 @@ pub(crate) enum IdleCheck {
     UnaskedBytes,
 }
 
-/// One connection with its read buffer and activity timeout.
-pub(crate) struct Connection {
+/// The wire: one connection's byte stream with its read buffer and activity timeout, which
+/// both roles speak `h1` over. (Called a wire, not a connection, so that it is not taken
+/// for `ws::Connection`, a WebSocket session.)
+pub(crate) struct Wire {
     io: Box<dyn Transport>,
     /// Bytes read but not yet consumed: the rest of a head, body bytes, or what follows.
     read_buf: BytesMut,
@@ -99,7 +101,7 @@ pub(crate) struct Connection {
     bytes_read: u64,
 }
 
-impl Connection {
+impl Wire {
     pub(crate) fn new(io: Box<dyn Transport>, read_size: usize, timeout: Duration) -> Self {
         let next_read = FIRST_READ.min(read_size);
         Self {
@@ -494,7 +496,7 @@ mod tests {
     async fn read_sizes(read_size: usize, total: usize) -> Vec<usize> {
         let (ours, mut theirs) = tokio::io::duplex(1 << 20);
         theirs.write_all(&vec![7u8; total]).await.unwrap();
-        let mut conn = Connection::new(Box::new(ours), read_size, Duration::from_secs(5));
+        let mut conn = Wire::new(Box::new(ours), read_size, Duration::from_secs(5));
         let mut sizes = Vec::new();
         while (conn.bytes_read() as usize) < total {
             sizes.push(conn.read_once().await.unwrap());

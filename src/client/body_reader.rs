@@ -9,7 +9,7 @@ use super::exchange::Exchange;
 use super::pool::Lease;
 use crate::error::Error;
 use crate::h1::BodyEvent;
-use crate::io::Connection;
+use crate::io::Wire;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::fmt;
@@ -18,7 +18,7 @@ use std::fmt;
 pub(crate) struct BodyReader {
     /// The connection and its slot, until the body's end has been read: then they go back
     /// to the pool (or close), even while decoded chunks are still to be handed out.
-    wire: Option<(Connection, Lease)>,
+    wire: Option<(Wire, Lease)>,
     /// The exchange in its body phase: it decodes the framing and knows whether the
     /// connection may be reused when the body ends cleanly.
     exchange: Exchange,
@@ -47,7 +47,7 @@ pub(crate) struct StreamedBody {
 }
 
 impl BodyReader {
-    pub(crate) fn new(conn: Connection, exchange: Exchange, lease: Lease, body: StreamedBody) -> Self {
+    pub(crate) fn new(conn: Wire, exchange: Exchange, lease: Lease, body: StreamedBody) -> Self {
         let StreamedBody { content, deadline, max_body_size } = body;
         Self { wire: Some((conn, lease)), exchange, content, trailers: None, deadline, max_body_size }
     }
@@ -90,7 +90,7 @@ impl BodyReader {
 
 /// The next event of the body, reading as needed (597 on failure).
 pub(crate) async fn next_body_event(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     deadline: &Deadline,
 ) -> Result<BodyEvent, Error> {

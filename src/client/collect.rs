@@ -9,7 +9,7 @@ use super::options::{OnBody, OnProgress, Progress};
 use super::response::Response;
 use crate::error::{Error, ErrorKind};
 use crate::h1::{BodyEvent, BodyMode};
-use crate::io::Connection;
+use crate::io::Wire;
 use bytes::{Bytes, BytesMut};
 
 /// How much body to reserve up front from a Content-Length: a peer's number must not
@@ -166,7 +166,7 @@ impl BodyCollector {
 /// its end, `Ok(false)` when it was cut at the limit of a [`Collect::Keep`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn read_body(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     response: &mut Response,
     on_body: Option<&mut OnBody<'_>>,

@@ -10,6 +10,7 @@ mod deadline;
 mod decompress;
 mod dns;
 mod download;
+mod driver;
 mod events;
 mod exchange;
 mod exclusive;
@@ -27,7 +28,6 @@ mod run;
 mod target;
 mod trace;
 mod upload;
-mod wire;
 
 pub use body_stream::{BodyAsyncRead, BodyStream};
 pub use connect::{ConnectFuture, Connector};

@@ -13,7 +13,7 @@
 use super::events::{CloseReason, ConnectionEvent, EventKind, Observer};
 use super::proxy::ProxyServer;
 use super::trace::announce;
-use crate::io::{Connection, IdleCheck};
+use crate::io::{IdleCheck, Wire};
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -189,7 +189,7 @@ struct Host {
 }
 
 struct Idle {
-    connection: Connection,
+    connection: Wire,
     id: u64,
     since: Instant,
 }
@@ -209,7 +209,7 @@ pub(crate) struct Lease {
     shared: Arc<Shared>,
     key: Arc<PoolKey>,
     /// A cached connection handed over with the slot, until the request takes it.
-    cached: Option<(Connection, u64)>,
+    cached: Option<(Wire, u64)>,
     /// The id of the connection the request is using, for events.
     connection_id: Option<u64>,
     /// False once the slot has been passed on (so `Drop` must not release it again).
@@ -344,7 +344,7 @@ impl Shared {
 
     /// Returns a slot, with its connection if that can be reused: to the first waiter if
     /// there is one, else to the idle cache (connection) or the free count (no connection).
-    fn give_back(self: &Arc<Self>, key: &PoolKey, mut connection: Option<(Connection, u64)>) {
+    fn give_back(self: &Arc<Self>, key: &PoolKey, mut connection: Option<(Wire, u64)>) {
         let mut idle_id = None;
         let mut closed = Vec::new();
         let mut closed_ids = Vec::new();
@@ -528,12 +528,12 @@ impl Drop for QueuedGuard<'_> {
 }
 
 impl Lease {
-    fn new(shared: &Arc<Shared>, key: &Arc<PoolKey>, cached: Option<(Connection, u64)>) -> Self {
+    fn new(shared: &Arc<Shared>, key: &Arc<PoolKey>, cached: Option<(Wire, u64)>) -> Self {
         Self { shared: shared.clone(), key: key.clone(), cached, connection_id: None, armed: true }
     }
 
     /// The cached connection that came with the slot, if any (the observer hears "reuse").
-    pub(crate) fn take_cached(&mut self) -> Option<Connection> {
+    pub(crate) fn take_cached(&mut self) -> Option<Wire> {
         let (connection, id) = self.cached.take()?;
         self.connection_id = Some(id);
         self.shared.notify(EventKind::Reuse, &self.key, id);
@@ -571,7 +571,7 @@ impl Lease {
     /// Ends the request's use of `connection`: checks it in when nothing blocks its reuse,
     /// else closes it saying why. Bytes after the response mean the server said more than
     /// it framed: those must never be read as the next response.
-    pub(crate) fn release(self, connection: Connection, blocker: Option<CloseReason>) {
+    pub(crate) fn release(self, connection: Wire, blocker: Option<CloseReason>) {
         match blocker {
             None if connection.has_unread_bytes() => self.close(connection, CloseReason::BytesAfterResponse),
             None => self.check_in(connection),
@@ -580,7 +580,7 @@ impl Lease {
     }
 
     /// The connection cannot serve another request: close it (saying why) and free the slot.
-    pub(crate) fn close(mut self, connection: Connection, reason: CloseReason) {
+    pub(crate) fn close(mut self, connection: Wire, reason: CloseReason) {
         drop(connection);
         if let Some(id) = self.connection_id.take() {
             self.shared.notify(EventKind::Close(reason), &self.key, id);
@@ -588,7 +588,7 @@ impl Lease {
     }
 
     /// The response was read cleanly to the end: `connection` can serve the next request.
-    pub(crate) fn check_in(mut self, connection: Connection) {
+    pub(crate) fn check_in(mut self, connection: Wire) {
         self.armed = false;
         let id = self.connection_id.take().unwrap_or_else(|| self.shared.next_id());
         self.shared.give_back(&self.key, Some((connection, id)));

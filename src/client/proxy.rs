@@ -3,7 +3,7 @@
 
 use super::target::Target;
 use crate::error::{Error, ErrorKind};
-use crate::io::{Connection, Transport};
+use crate::io::{Transport, Wire};
 use http::header::HeaderValue;
 use std::fmt;
 use std::sync::RwLock;
@@ -283,7 +283,7 @@ pub(crate) async fn connect_tunnel(
     let mut request = Vec::with_capacity(128);
     crate::h1::write_connect_request(&mut request, &target.to_string(), authorization);
     let failed = |what: String| Error::new(ErrorKind::Connect, format!("proxy {proxy}: {what}"));
-    let mut conn = Connection::new(stream, 4096, timeout);
+    let mut conn = Wire::new(stream, 4096, timeout);
     // Nothing to watch for while the CONNECT goes out: the answer is read next.
     let sent = conn.write_watching(&request, |_| false).await;
     sent.map_err(|cause| failed("send CONNECT".into()).with_source(cause))?;

@@ -1,5 +1,5 @@
 //! The main loop: one request from URL to Response. Per hop: a pooled or new connection,
-//! the exchange (sent and its head read by `wire.rs`, decided by `exchange`), then the
+//! the exchange (sent and its head read by `driver.rs`, decided by `exchange`), then the
 //! redirect, the retry (the retry policy) or the body. One deadline, set at the start,
 //! bounds every hop and retry.
 
@@ -8,6 +8,7 @@ use super::collect::{self, Collect, Meter};
 use super::connect::{self, ConnectPlan};
 use super::deadline::{bounded, Deadline};
 use super::decompress::Decoder;
+use super::driver;
 use super::events::{ConnectionEvent, EventKind};
 use super::exchange::{self, Exchange, Outcome, Plan, INLINE_BODY_LIMIT};
 use super::exclusive::Exclusive;
@@ -20,11 +21,10 @@ use super::request_head::{self, Persistence, Route};
 use super::response::{BodyHandle, Response};
 use super::retry::Attempts;
 use super::target::Target;
-use super::wire;
 use super::Config;
 use crate::error::{Error, ErrorKind};
 use crate::h1::BodyMode;
-use crate::io::{with_timeout, Connection};
+use crate::io::{with_timeout, Wire};
 use http::header;
 use http::StatusCode;
 use std::time::Duration;
@@ -241,7 +241,7 @@ async fn hop(
                 match bounded!(deadline, Box::pin(connect::connect(&target, &plan))) {
                     Ok(Ok((io, address))) => {
                         lease.opened(address);
-                        (Connection::new(io, options.read_buffer_size, options.timeout), false)
+                        (Wire::new(io, options.read_buffer_size, options.timeout), false)
                     }
                     Ok(Err(error)) => return Hop::Final(Response::from_error(url, error)),
                     Err(expired) => {
@@ -253,7 +253,8 @@ async fn hop(
         };
         conn.configure(options.read_buffer_size, options.timeout);
         let read_before = conn.bytes_read();
-        match wire::send_and_read_head(&mut conn, &mut exchange, upload.as_mut(), &mut meter, deadline).await
+        match driver::send_and_read_head(&mut conn, &mut exchange, upload.as_mut(), &mut meter, deadline)
+            .await
         {
             Ok(head) => break (conn, head),
             // A cached connection the server closed meanwhile fails exactly like this:

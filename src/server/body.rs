@@ -9,7 +9,7 @@
 
 use super::{BodyError, Request};
 use crate::h1::{BodyDecoder, BodyEvent, ProtocolError};
-use crate::io::{Connection, ReadError};
+use crate::io::{ReadError, Wire};
 use bytes::Bytes;
 use std::future::Future;
 use tokio::sync::{mpsc, oneshot};
@@ -134,7 +134,7 @@ impl IncomingBody {
 
     /// Reads the next piece (see `Reading::next`): the server's own drain, once the
     /// handler is done.
-    pub(crate) async fn read_piece(&mut self, conn: &mut Connection, request: &Request) -> Piece {
+    pub(crate) async fn read_piece(&mut self, conn: &mut Wire, request: &Request) -> Piece {
         self.reading.next(conn, request).await
     }
 
@@ -143,7 +143,7 @@ impl IncomingBody {
     /// timeout around a body read still sees it fire.
     pub(crate) async fn serve_while<F: Future>(
         &mut self,
-        conn: &mut Connection,
+        conn: &mut Wire,
         request: &Request,
         dispatch: F,
     ) -> F::Output {
@@ -178,7 +178,7 @@ impl Reading {
     /// Reads the next piece from the socket (sending `100 Continue` first if the client
     /// waits for it), and notes it in the request's record: the body limit, the log's
     /// copy, the end and its trailers, or the failure.
-    async fn next(&mut self, conn: &mut Connection, request: &Request) -> Piece {
+    async fn next(&mut self, conn: &mut Wire, request: &Request) -> Piece {
         if let Some(piece) = self.unclaimed.take() {
             return piece;
         }

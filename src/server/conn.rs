@@ -7,7 +7,7 @@ use super::request::BodyError;
 use super::write::write_reply;
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyDecoder, BodyMode, MessageKind, ProtocolError, RequestHead};
-use crate::io::{Connection, ReadError};
+use crate::io::{ReadError, Wire};
 use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Version};
@@ -48,7 +48,7 @@ pub(crate) async fn serve(stream: TcpStream, info: ConnectionInfo, shared: Arc<S
     };
     // The loop owns the connection: handlers get body bytes from it through a channel
     // (see `body.rs`), never the socket itself.
-    let mut conn = Connection::new(transport, READ_SIZE, shared.limits.activity_timeout);
+    let mut conn = Wire::new(transport, READ_SIZE, shared.limits.activity_timeout);
     // Reply heads are written into this one buffer, request after request.
     let mut out = Vec::with_capacity(OUT_CAPACITY);
     let mut index = 0;
@@ -108,7 +108,7 @@ async fn secure(
 
 /// Reads and answers one request.
 async fn serve_one(
-    conn: &mut Connection,
+    conn: &mut Wire,
     out: &mut Vec<u8>,
     info: &ConnectionInfo,
     shared: &Arc<Shared>,
@@ -285,7 +285,7 @@ fn wait_limit(shared: &Shared, index: usize) -> std::time::Duration {
 /// request has no body (the WebSocket handshake checks), so every byte after its head
 /// belongs to the new protocol and goes with the socket.
 async fn hand_over(
-    conn: &mut Connection,
+    conn: &mut Wire,
     mut reply: Reply,
     upgrade: super::reply::Upgrade,
     request: &Request,
@@ -505,7 +505,7 @@ enum Leftover {
 /// Reads what the handler left of the body, up to the drain limit. Body bytes it drains,
 /// or leaves on the wire, no task the handler spawned can get any more: their reads fail
 /// from now on rather than end early (`Request::note_cut_off`).
-async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+async fn finish_body(conn: &mut Wire, body: &mut IncomingBody, request: &Request) -> Leftover {
     let leftover = drain_body(conn, body, request).await;
     if !matches!(leftover, Leftover::None) {
         request.note_cut_off();
@@ -514,7 +514,7 @@ async fn finish_body(conn: &mut Connection, body: &mut IncomingBody, request: &R
 }
 
 /// [`finish_body`]'s reading.
-async fn drain_body(conn: &mut Connection, body: &mut IncomingBody, request: &Request) -> Leftover {
+async fn drain_body(conn: &mut Wire, body: &mut IncomingBody, request: &Request) -> Leftover {
     if body.continue_cut_short() {
         return Leftover::Broken;
     }
@@ -570,7 +570,7 @@ struct Refusal {
 /// sent cannot be trusted to be framed correctly). A refusal of a HEAD request has no
 /// body, like any other reply to HEAD.
 async fn reject(
-    conn: &mut Connection,
+    conn: &mut Wire,
     out: &mut Vec<u8>,
     info: &ConnectionInfo,
     shared: &Shared,
@@ -596,7 +596,7 @@ async fn reject(
 /// for at most `LINGER` (Apache's and nginx's lingering close). Once the client has
 /// stopped sending, closing cannot reset anything. Graceful shutdown waits for this too:
 /// a reply reset away is not a graceful end.
-async fn close(conn: &mut Connection, linger: bool) {
+async fn close(conn: &mut Wire, linger: bool) {
     conn.shutdown().await;
     if linger || conn.has_unread_bytes() || conn.peer_sent_more().await {
         conn.discard_until_quiet(LINGER_QUIET, LINGER).await;

@@ -4,7 +4,7 @@ use super::hooks::Sent;
 use super::reply::{Body, Fault};
 use super::{Reply, Request, Shared};
 use crate::h1::{self, BodyMode, FramingField, Outgoing};
-use crate::io::Connection;
+use crate::io::Wire;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, Method, Version};
 use std::io;
@@ -18,7 +18,7 @@ use std::time::Duration;
 /// when a fault keeps a complete reply from going out.
 #[allow(clippy::too_many_arguments)] // each is one thing the writer needs, passed as is
 pub(super) async fn write_reply(
-    conn: &mut Connection,
+    conn: &mut Wire,
     head: &mut Vec<u8>,
     mut reply: Reply,
     method: &Method,
@@ -110,7 +110,7 @@ const KEPT_CAPACITY: usize = 4 * 1024;
 /// bytes sent, or `None` when a fault cut the reply.
 #[allow(clippy::too_many_arguments)]
 async fn write_framed(
-    conn: &mut Connection,
+    conn: &mut Wire,
     head: &mut Vec<u8>,
     body: Body,
     mode: BodyMode,
@@ -187,7 +187,7 @@ async fn write_framed(
 
 /// The `Fault::Stall` non-answer: hold the connection, reading nothing into anything,
 /// until the client gives up, the activity timeout passes, or the server shuts down.
-async fn stall(conn: &mut Connection, shared: &Shared) {
+async fn stall(conn: &mut Wire, shared: &Shared) {
     let mut stopping = shared.shutdown.subscribe();
     tokio::select! {
         () = conn.discard_until_closed() => {}
@@ -197,7 +197,7 @@ async fn stall(conn: &mut Connection, shared: &Shared) {
 
 /// A reply's bytes on their way to the socket, through a fault that paces or cuts them.
 struct Output<'c> {
-    conn: &'c mut Connection,
+    conn: &'c mut Wire,
     /// `Trickle`: pieces of at most this many bytes, this far apart.
     trickle: Option<(usize, Duration)>,
     /// `CloseAfter`: bytes of the whole reply (head, framing, body) still to go.
@@ -213,7 +213,7 @@ struct Output<'c> {
 }
 
 impl<'c> Output<'c> {
-    fn new(conn: &'c mut Connection, fault: Option<&Fault>) -> Self {
+    fn new(conn: &'c mut Wire, fault: Option<&Fault>) -> Self {
         let mut out = Self {
             conn,
             trickle: None,

@@ -194,7 +194,7 @@ impl<T> WebSocketServer<T> {
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let timeout = self.limits.handshake_timeout;
-        let mut conn = io::Connection::new(Box::new(stream), HANDSHAKE_READ_SIZE, timeout);
+        let mut conn = io::Wire::new(Box::new(stream), HANDSHAKE_READ_SIZE, timeout);
         let head = match tokio::time::timeout(timeout, conn.read_head(crate::h1::parse_request_head)).await {
             Ok(Ok(head)) => head,
             Ok(Err(ReadError::Protocol(cause))) => {
@@ -243,7 +243,7 @@ struct Accepted<T> {
 }
 
 /// Answers a refused handshake and closes; the error to return.
-async fn refuse(conn: &mut io::Connection, rejection: Rejection) -> EstablishError {
+async fn refuse(conn: &mut io::Wire, rejection: Rejection) -> EstablishError {
     match conn.write_all(&rejection.to_bytes()).await {
         Ok(()) => {
             conn.shutdown().await;

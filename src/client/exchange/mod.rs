@@ -1,6 +1,6 @@
 //! One request and its response on one connection, as a sans-IO state machine: it is told
 //! what the connection did (bytes read, a write done, the `100 Continue` wait over) and
-//! says what to do next. No I/O and no tokio here; `wire.rs` drives it over a socket.
+//! says what to do next. No I/O and no tokio here; `driver.rs` drives it over a socket.
 //!
 //! ```text
 //!              start; restart once (retry_stale)

@@ -10,14 +10,14 @@ use super::exchange::{final_head_buffered, Exchange, Sent, Step};
 use super::upload::Upload;
 use crate::error::{Error, ErrorKind};
 use crate::h1::ResponseHead;
-use crate::io::{Connection, Written};
+use crate::io::{Wire, Written};
 use std::io;
 use std::time::Duration;
 
 /// Sends the request and returns the final response head: the phases in the order the
 /// exchange asks for them.
 pub(crate) async fn send_and_read_head(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     mut upload: Option<&mut Upload>,
     meter: &mut Meter<'_, '_>,
@@ -37,7 +37,7 @@ pub(crate) async fn send_and_read_head(
 
 /// Writes the head (with the body, when it goes along).
 async fn send_head(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     meter: &mut Meter<'_, '_>,
     deadline: &Deadline,
@@ -52,7 +52,7 @@ async fn send_head(
 /// Reads heads for at most `wait`: a `100 Continue` (or silence) sends the body, a final
 /// answer (417, 401, 413, ...) ends the request's sending.
 async fn await_continue(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     wait: Duration,
     deadline: &Deadline,
@@ -66,7 +66,7 @@ async fn await_continue(
 
 /// Writes the body after the head: the one in memory, or the upload chunk by chunk.
 async fn send_body(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     upload: Option<&mut Upload>,
     meter: &mut Meter<'_, '_>,
@@ -86,7 +86,7 @@ async fn send_body(
 /// Sends a streamed body through the exchange's encoder (chunked, or held to its declared
 /// length); a failing source is a 596.
 async fn send_upload(
-    conn: &mut Connection,
+    conn: &mut Wire,
     exchange: &mut Exchange,
     upload: &mut Upload,
     meter: &mut Meter<'_, '_>,
@@ -112,11 +112,7 @@ async fn send_upload(
 
 /// Reads until the exchange has its next step: a final head (interim ones skipped), or,
 /// while waiting for `100 Continue`, the go-ahead.
-async fn read_head(
-    conn: &mut Connection,
-    exchange: &mut Exchange,
-    deadline: &Deadline,
-) -> Result<Step, Error> {
+async fn read_head(conn: &mut Wire, exchange: &mut Exchange, deadline: &Deadline) -> Result<Step, Error> {
     loop {
         if let Some(step) = exchange.read_head(conn.buffer())? {
             return Ok(step);
@@ -128,7 +124,7 @@ async fn read_head(
 }
 
 /// Writes part of the request, watching for the server's final answer meanwhile.
-async fn write(conn: &mut Connection, data: &[u8], deadline: &Deadline) -> Result<Sent, Error> {
+async fn write(conn: &mut Wire, data: &[u8], deadline: &Deadline) -> Result<Sent, Error> {
     let written = bounded!(deadline, conn.write_watching(data, final_head_buffered));
     match written.map_err(send_failed)?.map_err(send_failed)? {
         Written::Complete => Ok(Sent::All),
