@@ -14,12 +14,10 @@ use courier::ws::{Connection, EstablishError, Finish, Message, WebSocketServer};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::within;
-#[path = "support/ws_frames.rs"]
-mod ws_frames;
+use support::ws_frames::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use ws_frames::*;
 
 // ---------------------------------------------------------------------------------------
 // Servers

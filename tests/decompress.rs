@@ -4,10 +4,8 @@
 //! unknown codings, bodies with nothing to decode, and the connection going back to the pool.
 
 mod support;
+use support::codecs::*;
 use support::*;
-#[path = "support/codecs.rs"]
-mod codecs;
-use codecs::*;
 
 use bytes::Bytes;
 use courier::server::{Fault, Reply, Server};

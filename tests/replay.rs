@@ -6,9 +6,7 @@
 mod support;
 use support::*;
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::*;
+use support::raw_http::*;
 
 use courier::server::{when, BodyError, Reply, Request, Server};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,9 +9,7 @@ use support::within;
 use courier::server::{BodyError, Reply, Request, Server};
 use std::time::Duration;
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::*;
+use support::raw_http::*;
 
 fn upload_head(length: usize) -> String {
     format!("POST /up HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {length}\r\n\r\n")

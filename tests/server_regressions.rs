@@ -12,9 +12,7 @@ use courier::server::{Reply, Request, Server};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::*;
+use support::raw_http::*;
 
 /// Reads until the server closes (a reset ends it too): everything it sent.
 async fn read_all(client: &mut RawClient) -> Vec<u8> {

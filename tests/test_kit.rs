@@ -14,9 +14,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::*;
+use support::raw_http::*;
 
 /// Reads until the server ends the connection: `Ok` with the bytes at a clean EOF, `Err`
 /// with the bytes when it ended with a reset.

@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::*;
+use support::raw_http::*;
 
 /// How often each route ran.
 #[derive(Default)]

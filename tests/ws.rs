@@ -11,9 +11,8 @@ use courier::ws::{Connection, EstablishError, Finish, Message, Rejection, SendEr
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;
+use support::ws_frames::*;
 use support::{example_binary, within};
-#[path = "support/ws_frames.rs"]
-mod ws_frames;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -22,7 +21,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
-use ws_frames::*;
 
 type Established<T> = Result<(Connection, T), EstablishError>;
 

@@ -1,6 +1,16 @@
 //! Scripted raw-TCP servers for integration tests: exact bytes in, exact bytes out,
 //! connections counted, everything on 127.0.0.1 and under a timeout.
+//!
+//! Every suite includes the support the same way, `mod support;`, and names what it
+//! uses: `support::within`, `support::raw_http::*` (a raw client for the server suites),
+//! `support::ws_frames::*` (raw WebSocket frames), `support::codecs::*` (compressed
+//! fixtures).
 #![allow(dead_code)] // each test binary uses a different part of the kit
+
+#[cfg(feature = "decompress")]
+pub mod codecs;
+pub mod raw_http;
+pub mod ws_frames;
 
 use std::future::Future;
 use std::net::SocketAddr;
