@@ -11,25 +11,9 @@ use courier::server::{serve_file, BodyError, Fault, Reply, Request, Server};
 use courier::ErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
 use support::raw_http::*;
-
-/// Reads until the server ends the connection: `Ok` with the bytes at a clean EOF, `Err`
-/// with the bytes when it ended with a reset.
-async fn until_closed(client: &mut RawClient) -> Result<Vec<u8>, Vec<u8>> {
-    let mut got = std::mem::take(&mut client.buf);
-    let mut piece = vec![0u8; 16 * 1024];
-    loop {
-        match client.stream.read(&mut piece).await {
-            Ok(0) => return Ok(got),
-            Ok(n) => got.extend_from_slice(&piece[..n]),
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Err(got),
-            Err(error) => panic!("unexpected read error: {error}"),
-        }
-    }
-}
 
 fn status_of(recorded: &courier::server::RecordedRequest) -> Option<u16> {
     recorded.status.map(|status| status.as_u16())
@@ -205,9 +189,15 @@ async fn faults_cut_streamed_replies_by_body_bytes_inside_a_chunk() {
             let head = client.read_head().await;
             assert_eq!((head.status, head.header("transfer-encoding")), (200, Some("chunked")));
             assert!(head.closes(), "a cut reply says it closes");
-            let got = until_closed(&mut client).await;
-            assert_eq!(got.is_err(), reset, "{path}: a reset for ResetAfterBody, a FIN for CloseAfterBody");
-            let body = got.unwrap_or_else(|got| got);
+            let got = client.until_closed().await;
+            let reset_seen =
+                got.as_ref().is_err_and(|(error, _)| error.kind() == std::io::ErrorKind::ConnectionReset);
+            assert_eq!(
+                (got.is_err(), reset_seen),
+                (reset, reset),
+                "{path}: a reset for ResetAfterBody, a FIN for CloseAfterBody"
+            );
+            let body = got.unwrap_or_else(|(_, got)| got);
             if !reset {
                 assert_eq!(lossy(&body), lossy(&expected_body), "{path}");
             } else {
@@ -265,7 +255,7 @@ async fn faults_work_on_file_replies() {
         client.send(get("/cut")).await;
         let head = client.read_head().await;
         assert_eq!(head.header("content-length"), Some("100000"));
-        assert_eq!(until_closed(&mut client).await.unwrap(), &content[..12_345]);
+        assert_eq!(client.until_closed().await.unwrap(), &content[..12_345]);
         // Trickled: all of it, and the connection stays.
         let res = client_request(&server, "/slow").await;
         assert_eq!(res.body, content);
@@ -274,7 +264,7 @@ async fn faults_work_on_file_replies() {
         client.send(get("/length")).await;
         let head = client.read_head().await;
         assert_eq!((head.header("content-length"), head.header("transfer-encoding")), (Some("200000"), None));
-        assert_eq!(until_closed(&mut client).await.unwrap(), content);
+        assert_eq!(client.until_closed().await.unwrap(), content);
         server.shutdown().await;
         std::fs::remove_dir_all(&dir).unwrap();
     })
@@ -302,7 +292,7 @@ async fn stall_ends_at_graceful_shutdown() {
         // The client holds on; shutdown still completes (it used to wait for the client or
         // the 300 s activity timeout), and the client sees the close without a reply.
         server.shutdown().await;
-        assert!(until_closed(&mut client).await.unwrap().is_empty());
+        assert!(client.until_closed().await.unwrap().is_empty());
     })
     .await
 }

@@ -64,20 +64,6 @@ async fn counting_server(
     (configure(builder).start().await.expect("start the server"), counts)
 }
 
-/// Reads until the server closes and says how: `Ok(bytes)` for a clean EOF, `Err` for a
-/// reset (or any other read error) after `bytes`.
-async fn read_until_close(client: &mut RawClient) -> Result<Vec<u8>, (std::io::Error, Vec<u8>)> {
-    let mut got = std::mem::take(&mut client.buf);
-    let mut piece = vec![0u8; 16 * 1024];
-    loop {
-        match client.stream.read(&mut piece).await {
-            Ok(0) => return Ok(got),
-            Ok(n) => got.extend_from_slice(&piece[..n]),
-            Err(error) => return Err((error, got)),
-        }
-    }
-}
-
 /// Sends `bytes` (at once, or one byte per write), expects exactly one reply with `status`,
 /// then a clean close with nothing after the reply.
 async fn one_reply_then_close(server: &Server, bytes: &[u8], status: u16, bytewise: bool) -> RawResponse {
@@ -92,7 +78,7 @@ async fn one_reply_then_close(server: &Server, bytes: &[u8], status: u16, bytewi
     let res = client.response().await;
     assert_eq!(res.status, status, "{:?} -> {}", lossy(bytes), lossy(&res.raw));
     assert!(res.closes(), "a refusal closes: {}", lossy(&res.raw));
-    let rest = read_until_close(&mut client).await.expect("a clean close, not a reset");
+    let rest = client.until_closed().await.expect("a clean close, not a reset");
     assert!(rest.is_empty(), "nothing after the reply: {:?}", lossy(&rest));
     res
 }
@@ -321,7 +307,7 @@ async fn a_2xx_to_connect_has_no_framing_fields_and_no_body_and_the_connection_e
         let res = client.head_response().await;
         assert_eq!((res.status, res.header("x-tunnel")), (200, Some("no")));
         assert!(!res.has("content-length") && !res.has("transfer-encoding"), "{}", lossy(&res.raw));
-        let rest = read_until_close(&mut client).await.expect("a clean close");
+        let rest = client.until_closed().await.expect("a clean close");
         assert!(rest.is_empty(), "no body, no second reply: {:?}", lossy(&rest));
         assert_eq!(*targets.lock().unwrap(), ["example.test:443"]);
         let recorded = server.requests();
@@ -403,7 +389,7 @@ async fn refused_head(server: &Server, request: &[u8], status: u16) {
     assert!(res.closes(), "{}", lossy(&res.raw));
     // The length a GET would have got may be stated, but no body byte follows.
     assert!(res.has("content-length"), "{}", lossy(&res.raw));
-    let rest = read_until_close(&mut client).await.expect("a clean close");
+    let rest = client.until_closed().await.expect("a clean close");
     assert!(rest.is_empty(), "{status} to HEAD carried a body: {:?}", lossy(&rest));
 }
 

@@ -258,6 +258,18 @@ mod tests {
         both_ways(input, parse_response_head)
     }
 
+    #[track_caller]
+    fn assert_malformed<H: std::fmt::Debug>(
+        input: &[u8],
+        outcome: Result<Option<(H, usize)>, ProtocolError>,
+    ) {
+        assert!(
+            matches!(outcome, Err(ProtocolError::MalformedHead(_))),
+            "{:?} gave {outcome:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+
     /// [`parse_both_ways`] for request heads.
     fn request_both_ways(input: &[u8]) -> Result<Option<(RequestHead, usize)>, ProtocolError> {
         both_ways(input, parse_request_head)
@@ -341,12 +353,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
         ] {
-            let outcome = parse_both_ways(bad);
-            assert!(
-                matches!(outcome, Err(ProtocolError::MalformedHead(_))),
-                "{:?} gave {outcome:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_malformed(bad, parse_both_ways(bad));
         }
     }
 
@@ -469,12 +476,7 @@ mod tests {
             b"GET / HTTPS/1.1\r\n\r\n",
             b"GET / http/1.1\r\n\r\n",
         ] {
-            let outcome = request_both_ways(input);
-            assert!(
-                matches!(outcome, Err(ProtocolError::MalformedHead(_))),
-                "{:?} gave {outcome:?}",
-                String::from_utf8_lossy(input)
-            );
+            assert_malformed(input, request_both_ways(input));
         }
     }
 }

@@ -249,6 +249,20 @@ impl RawClient {
         std::mem::take(&mut self.buf)
     }
 
+    /// Everything until the server closes, and how it closed: `Ok` at a clean EOF, `Err`
+    /// with what came before a reset (or any other read error).
+    pub async fn until_closed(&mut self) -> Result<Vec<u8>, (std::io::Error, Vec<u8>)> {
+        let mut got = std::mem::take(&mut self.buf);
+        let mut piece = vec![0u8; 16 * 1024];
+        loop {
+            match self.stream.read(&mut piece).await {
+                Ok(0) => return Ok(got),
+                Ok(n) => got.extend_from_slice(&piece[..n]),
+                Err(error) => return Err((error, got)),
+            }
+        }
+    }
+
     /// The server closes without sending anything more.
     pub async fn assert_closed(&mut self) {
         let rest = self.rest().await;
