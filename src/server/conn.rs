@@ -114,52 +114,12 @@ async fn serve_one(
     shared: &Arc<Shared>,
     index: usize,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    mut idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Next {
     let limits = &shared.limits;
-    if *shutdown.borrow_and_update() {
-        return Next::Close { linger: false };
-    }
-    // Between requests the connection may idle (a pipelined request is already buffered:
-    // no wait). Shutdown ends the wait at once.
-    if !conn.has_unread_bytes() {
-        idle_timer.as_mut().reset(crate::io::deadline_after(wait_limit(shared, index)));
-        tokio::select! {
-            biased;
-            waited = conn.wait_for_data() => {
-                if !matches!(waited, Ok(true)) {
-                    return Next::Close { linger: false };
-                }
-            }
-            _ = idle_timer => return Next::Close { linger: false },
-            _ = shutdown.changed() => return Next::Close { linger: false },
-        }
-    }
-    // From its first byte, the whole head must arrive within the request timeout
-    // (slowloris gets 408, on every request of a keep-alive connection).
-    let read = match crate::io::within(limits.request_timeout, conn.read_head(h1::parse_request_head)).await {
-        Ok(Ok(head)) => Ok(head),
-        Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
-            Err((431, "request head too large".to_owned()))
-        }
-        Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedVersion))) => {
-            Err((505, "only HTTP/1.x is served here".to_owned()))
-        }
-        Ok(Err(ReadError::Protocol(cause))) => Err((400, cause.to_string())),
-        Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Next::Close { linger: false },
-        Err(_) => Err((408, "request head timed out".to_owned())),
-    };
-    let head = match read {
+    let head = match next_head(conn, out, info, shared, index, shutdown, idle_timer).await {
         Ok(head) => head,
-        Err((status, message)) => {
-            // The head did not parse, but a HEAD request still gets no body (after the
-            // empty lines the parser skips before a request line, RFC 9112 §2.2).
-            let unread = conn.unread();
-            let start = unread.iter().position(|&byte| byte != b'\r' && byte != b'\n');
-            let head_request = start.is_some_and(|start| unread[start..].starts_with(b"HEAD "));
-            let refusal = Refusal { status, message, head_request, body_follows: false };
-            return Box::pin(reject(conn, out, info, shared, refusal)).await;
-        }
+        Err(next) => return next,
     };
 
     let fields = RequestFields::gather(&head.headers);
@@ -267,6 +227,64 @@ async fn serve_one(
                 hook(&mut ServerError::Network { connection: info.clone(), error });
             }
             Next::Close { linger: false }
+        }
+    }
+}
+
+/// The wait for the next request and its head: the head, or how the connection goes on
+/// (closed while idle, or a refusal of a head that is late, too large or malformed).
+async fn next_head(
+    conn: &mut Wire,
+    out: &mut Vec<u8>,
+    info: &ConnectionInfo,
+    shared: &Arc<Shared>,
+    index: usize,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    mut idle_timer: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> Result<RequestHead, Next> {
+    let limits = &shared.limits;
+    if *shutdown.borrow_and_update() {
+        return Err(Next::Close { linger: false });
+    }
+    // Between requests the connection may idle (a pipelined request is already buffered:
+    // no wait). Shutdown ends the wait at once.
+    if !conn.has_unread_bytes() {
+        idle_timer.as_mut().reset(crate::io::deadline_after(wait_limit(shared, index)));
+        tokio::select! {
+            biased;
+            waited = conn.wait_for_data() => {
+                if !matches!(waited, Ok(true)) {
+                    return Err(Next::Close { linger: false });
+                }
+            }
+            _ = idle_timer => return Err(Next::Close { linger: false }),
+            _ = shutdown.changed() => return Err(Next::Close { linger: false }),
+        }
+    }
+    // From its first byte, the whole head must arrive within the request timeout
+    // (slowloris gets 408, on every request of a keep-alive connection).
+    let read = match crate::io::within(limits.request_timeout, conn.read_head(h1::parse_request_head)).await {
+        Ok(Ok(head)) => Ok(head),
+        Ok(Err(ReadError::Protocol(ProtocolError::HeadTooLarge | ProtocolError::TooManyHeaders))) => {
+            Err((431, "request head too large".to_owned()))
+        }
+        Ok(Err(ReadError::Protocol(ProtocolError::UnsupportedVersion))) => {
+            Err((505, "only HTTP/1.x is served here".to_owned()))
+        }
+        Ok(Err(ReadError::Protocol(cause))) => Err((400, cause.to_string())),
+        Ok(Err(ReadError::Closed { .. } | ReadError::Io(_))) => return Err(Next::Close { linger: false }),
+        Err(_) => Err((408, "request head timed out".to_owned())),
+    };
+    match read {
+        Ok(head) => Ok(head),
+        Err((status, message)) => {
+            // The head did not parse, but a HEAD request still gets no body (after the
+            // empty lines the parser skips before a request line, RFC 9112 §2.2).
+            let unread = conn.unread();
+            let start = unread.iter().position(|&byte| byte != b'\r' && byte != b'\n');
+            let head_request = start.is_some_and(|start| unread[start..].starts_with(b"HEAD "));
+            let refusal = Refusal { status, message, head_request, body_follows: false };
+            Err(Box::pin(reject(conn, out, info, shared, refusal)).await)
         }
     }
 }
