@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else if request.header("x-api-key").as_deref() != Some("k3y") {
                     Reply::text("who are you?").with_status(401)
                 } else {
-                    Reply::json(r#"{"origin":"127.0.0.1"}"#)
+                    Reply::json_text(r#"{"origin":"127.0.0.1"}"#)
                 }
             }
         })

@@ -347,3 +347,17 @@ fn the_readmes_day_one_code_is_the_example_that_runs() {
         );
     }
 }
+
+/// The day-one example itself runs (`cargo test` builds it): GET + JSON + `?`, a deadline,
+/// a retry of the 503, default headers, against the bundled server.
+#[cfg(all(feature = "server", feature = "json"))]
+#[tokio::test]
+async fn the_day_one_example_runs_and_retries_the_503() {
+    let run = tokio::process::Command::new(support::example_binary("day_one")).output();
+    let out = support::within(run).await.expect("run examples/day_one");
+    assert!(out.status.success(), "day_one failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "origin 127.0.0.1 after 2 requests (the 503 was retried)\n"
+    );
+}
