@@ -15,8 +15,8 @@ use super::*;
 /// # drop(server); Ok(()) }
 /// ```
 ///
-/// [`ServerBuilder::route`]: super::ServerBuilder::route
-/// [`ServerBuilder::handler`]: super::ServerBuilder::handler
+/// [`ServerBuilder::route`]: crate::server::ServerBuilder::route
+/// [`ServerBuilder::handler`]: crate::server::ServerBuilder::handler
 pub fn serve_dir(
     root: impl Into<PathBuf>,
 ) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Clone + Send + Sync + 'static {
@@ -185,8 +185,8 @@ impl StaticFiles {
     /// # drop(server); Ok(()) }
     /// ```
     ///
-    /// [`ServerBuilder::route`]: super::ServerBuilder::route
-    /// [`ServerBuilder::handler`]: super::ServerBuilder::handler
+    /// [`ServerBuilder::route`]: crate::server::ServerBuilder::route
+    /// [`ServerBuilder::handler`]: crate::server::ServerBuilder::handler
     pub fn handler(
         self,
     ) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Clone + Send + Sync + 'static {
